@@ -1,0 +1,36 @@
+"""The errors this package raises.
+
+    SyntheticsError
+    ├── ConfigError        bad configuration or usage; the CLI exits 3 and sends nothing
+    └── SandboxError       the local sandbox could not start or stop
+        └── DatabaseError  the embedded Postgres failed (init, start, bootstrap)
+
+Third-party errors (subprocess, psycopg, OSError) are translated into these at the boundary
+where they happen, so callers never need to know which library failed.
+"""
+
+from __future__ import annotations
+
+
+class SyntheticsError(Exception):
+    """Base of every error raised on purpose by this package."""
+
+
+class ConfigError(SyntheticsError):
+    """A configuration value or command-line usage is invalid."""
+
+    def __init__(self, message: str, *, key: str | None = None, source: str | None = None) -> None:
+        self.key = key
+        self.source = source
+        where = ""
+        if key is not None:
+            where = f"{key}: " if source is None else f"{key} (from {source}): "
+        super().__init__(f"{where}{message}")
+
+
+class SandboxError(SyntheticsError):
+    """The local sandbox could not start, run or stop."""
+
+
+class DatabaseError(SandboxError):
+    """The embedded Postgres could not be initialised, started, bootstrapped or stopped."""

@@ -1,0 +1,1 @@
+"""The local Supabase stand-in: embedded Postgres, Auth, PostgREST-style REST, mail, faults."""

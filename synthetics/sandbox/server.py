@@ -1,0 +1,296 @@
+"""The sandbox as one object: Postgres, then Auth + REST + gateway, SMTP and the inbox API.
+
+`Sandbox.start()` returns once every port answers; all network services share one asyncio loop in
+a background thread, so the same object serves `synthetics sandbox` in the foreground and the
+project's tests in-process on free ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psycopg
+import uvicorn
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from synthetics.errors import SandboxError
+from synthetics.sandbox.auth import AuthService, Clock, utcnow
+from synthetics.sandbox.database import Database
+from synthetics.sandbox.faults import Fault, FaultState, parse_fault, sync_database
+from synthetics.sandbox.gateway import FaultsEndpoint, api_app
+from synthetics.sandbox.mail import MailStore, inbox_app, start_smtp
+from synthetics.sandbox.mailer import Mailer
+from synthetics.sandbox.rest import RestService
+from synthetics.sandbox.settings import SandboxSettings
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """Where a running sandbox listens and the keys to talk to it."""
+
+    api_url: str
+    inbox_url: str
+    db_url: str
+    anon_key: str
+    service_role_key: str
+    jwt_secret: str
+    smtp_host: str
+    smtp_port: int
+
+    def contract(self) -> dict[str, str]:
+        """The `synthetics sandbox --json` line (contract keys, in order)."""
+        return {
+            "api_url": self.api_url,
+            "inbox_url": self.inbox_url,
+            "db_url": self.db_url,
+            "anon_key": self.anon_key,
+            "service_role_key": self.service_role_key,
+            "jwt_secret": self.jwt_secret,
+        }
+
+
+def settings_for_port(settings: SandboxSettings, port: int) -> SandboxSettings:
+    """Ports for `--port N`: 0 picks free ports, N keeps the CLI's layout (N, N+1, N+3, N+4)."""
+    if port == 0:
+        return replace(settings, api_port=0, db_port=0, inbox_port=0, smtp_port=0)
+    return replace(
+        settings, api_port=port, db_port=port + 1, inbox_port=port + 3, smtp_port=port + 4
+    )
+
+
+def _listen(host: str, port: int, what: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SandboxError(
+            f"cannot listen on {host}:{port} for the {what} ({exc.strerror}); "
+            "is another Supabase stack running? `--port 0` picks free ports"
+        ) from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class Sandbox:
+    """A local Supabase: start it, use `info`, stop it (or use it as a context manager)."""
+
+    def __init__(
+        self,
+        settings: SandboxSettings | None = None,
+        *,
+        faults: Iterable[str | Fault] = (),
+        data_dir: Path | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings or SandboxSettings()
+        self.faults = FaultState()
+        self.faults.replace(f if isinstance(f, Fault) else parse_fault(f) for f in faults)
+        self.database = Database(
+            data_dir=data_dir, port=self.settings.db_port, host=self.settings.host
+        )
+        self.mail = MailStore()
+        self.clock = clock
+        self._info: SandboxInfo | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self.rest: RestService | None = None
+
+    @property
+    def info(self) -> SandboxInfo:
+        """Connection details; only valid once started."""
+        if self._info is None:
+            raise SandboxError("the sandbox is not running")
+        return self._info
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 60.0) -> SandboxInfo:
+        """Start everything and return once every service accepts requests."""
+        host = self.settings.host
+        sockets = {
+            "api": _listen(host, self.settings.api_port, "API"),
+            "inbox": _listen(host, self.settings.inbox_port, "inbox API"),
+        }
+        try:
+            self.database.start()
+        except SandboxError:
+            for sock in sockets.values():
+                sock.close()
+            raise
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(sockets,), name="synthetics-sandbox", daemon=True
+        )
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            error = self._error
+            self.stop()
+            raise SandboxError(f"the sandbox did not start: {error or 'timed out'}")
+        return self.info
+
+    def stop(self) -> None:
+        """Stop the services, then the database; safe to call twice."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.database.stop()
+        self._info = None
+
+    def set_faults(self, specs: Iterable[str | Fault]) -> None:
+        """Replace the active faults at run time (what the faults endpoint does)."""
+        parsed = [f if isinstance(f, Fault) else parse_fault(f) for f in specs]
+        self.faults.replace(parsed)
+        self._call(self._faults_changed())
+
+    def _call(self, coro: Any) -> Any:
+        if self._loop is None:
+            raise SandboxError("the sandbox is not running")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    # -- inside the sandbox thread ----------------------------------------------------------
+
+    def _thread_main(self, sockets: dict[str, socket.socket]) -> None:
+        try:
+            asyncio.run(self._main(sockets))
+        except BaseException as exc:  # reported to start(); the thread must not die silently
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self, sockets: dict[str, socket.socket]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        settings, host, db = self.settings, self.settings.host, self.database
+        api_port = sockets["api"].getsockname()[1]
+        inbox_port = sockets["inbox"].getsockname()[1]
+        api_url = f"http://{host}:{api_port}"
+        pools = [
+            AsyncConnectionPool(
+                db.url_for(user),
+                min_size=size,
+                max_size=size * 4,
+                kwargs={"autocommit": True, "row_factory": dict_row},
+                open=False,
+            )
+            for user, size in (("supabase_auth_admin", 2), ("authenticator", 2))
+        ]
+        auth_pool, rest_pool = pools
+        servers: list[uvicorn.Server] = []
+        smtp: asyncio.Server | None = None
+        mailer: Mailer | None = None
+        try:
+            for pool in pools:
+                await pool.open(wait=True, timeout=20)
+            smtp = await start_smtp(self.mail, host, settings.smtp_port)
+            smtp_port = int(smtp.sockets[0].getsockname()[1])
+            mailer = Mailer(host, smtp_port, self.faults)
+            auth = AuthService(
+                settings=settings.auth,
+                jwt_secret=settings.jwt_secret,
+                pool=auth_pool,
+                mailer=mailer,
+                faults=self.faults,
+                external_url=f"{api_url}/auth/v1",
+                clock=self.clock,
+            )
+            self.rest = RestService(
+                pool=rest_pool, jwt_secret=settings.jwt_secret, faults=self.faults
+            )
+            await self._faults_changed()
+            endpoint = FaultsEndpoint(
+                faults=self.faults, jwt_secret=settings.jwt_secret, on_change=self._faults_changed
+            )
+            apps = {
+                "api": api_app(
+                    auth=auth.router(),
+                    rest=self.rest.router(),
+                    faults_endpoint=endpoint,
+                    keys={settings.anon_key, settings.service_role_key},
+                    faults=self.faults,
+                ),
+                "inbox": inbox_app(self.mail),
+            }
+            tasks = []
+            for name, app in apps.items():
+                config = uvicorn.Config(
+                    app, log_level="warning", access_log=False, lifespan="off", ws="auto"
+                )
+                server = uvicorn.Server(config)
+                servers.append(server)
+                tasks.append(asyncio.create_task(server.serve(sockets=[sockets[name]])))
+            await self._until_started(servers, tasks)
+            self._info = SandboxInfo(
+                api_url=api_url,
+                inbox_url=f"http://{host}:{inbox_port}",
+                db_url=db.url,
+                anon_key=settings.anon_key,
+                service_role_key=settings.service_role_key,
+                jwt_secret=settings.jwt_secret,
+                smtp_host=host,
+                smtp_port=smtp_port,
+            )
+            self._ready.set()
+            await self._stop.wait()
+            for server in servers:
+                server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if mailer is not None:
+                await mailer.close()
+            if smtp is not None:
+                smtp.close()
+                await smtp.wait_closed()
+            for pool in pools:
+                await pool.close()
+            for sock in sockets.values():
+                sock.close()
+
+    @staticmethod
+    async def _until_started(
+        servers: list[uvicorn.Server], tasks: list[asyncio.Task[None]]
+    ) -> None:
+        deadline = time.monotonic() + 20
+        delay = 0.002
+        while not all(s.started for s in servers):
+            failed = [t for t in tasks if t.done()]
+            if failed:
+                raise SandboxError(f"a server stopped while starting: {failed[0].exception()}")
+            if time.monotonic() > deadline:
+                raise SandboxError("the HTTP servers did not start within 20 s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    async def _faults_changed(self) -> None:
+        """Bring the database and the schema cache in line with the fault state."""
+        conn = await psycopg.AsyncConnection.connect(self.database.url, autocommit=True)
+        async with conn:
+            await sync_database(conn, self.faults)
+        if self.rest is not None:
+            await self.rest.reload_schema_cache()

@@ -1,0 +1,59 @@
+"""How the sandbox's Auth is configured: the GoTrue settings that matter to the checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jwt
+
+#: The Supabase CLI's well-known local JWT secret (`supabase start` uses it too). Not a secret.
+DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+#: Expiry of the CLI's demo API keys (2032-11-12).
+_DEMO_KEY_EXP = 1983812996
+
+
+def demo_key(role: str, secret: str = DEMO_JWT_SECRET) -> str:
+    """The Supabase CLI's local API key for `role` ("anon" or "service_role")."""
+    return jwt.encode({"iss": "supabase-demo", "role": role, "exp": _DEMO_KEY_EXP}, secret, "HS256")
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """GoTrue configuration (`GOTRUE_*`), with Mamapace's production values as defaults."""
+
+    site_url: str = "https://app.mamapace.com"
+    uri_allow_list: tuple[str, ...] = ("mamapace://auth-callback",)
+    disable_signup: bool = False
+    mailer_autoconfirm: bool = False
+    jwt_exp: int = 3600
+    otp_exp: int = 86400
+    #: Minimum seconds between two confirmation emails to one user (SMTP_MAX_FREQUENCY).
+    smtp_max_frequency: float = 60.0
+    refresh_token_reuse_interval: float = 10.0
+    flow_state_expiry: float = 300.0
+    password_min_length: int = 6
+    sender: str = "Mamapace <noreply@mamapace.com>"
+    confirmation_subject: str = "Confirm your email address"
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Everything a sandbox needs to know before it starts."""
+
+    jwt_secret: str = DEMO_JWT_SECRET
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    host: str = "127.0.0.1"
+    api_port: int = 54321
+    db_port: int = 54322
+    inbox_port: int = 54324
+    smtp_port: int = 54325
+
+    @property
+    def anon_key(self) -> str:
+        """The anon API key for this sandbox's JWT secret."""
+        return demo_key("anon", self.jwt_secret)
+
+    @property
+    def service_role_key(self) -> str:
+        """The service-role API key for this sandbox's JWT secret."""
+        return demo_key("service_role", self.jwt_secret)
