@@ -1,10 +1,10 @@
 """GoTrue's redirect allow-list: which `redirect_to` values Auth honours; its glob rules.
 
-A redirect is accepted when it matches the Site URL's host (and port, except for localhost), when
-its host is a loopback IP, or when it matches an allow-list glob. Globs use `.` and `/` as separators:
-`*` matches a run without them, `**` anything, `?` one non-separator character; `[...]` and `{a,b}`
-work as in shells. Anything else falls back to the Site URL: that silent fallback is how a removed
-"Additional Redirect URL" shows up in production.
+A redirect is accepted when it matches the Site URL's host (and port, except for localhost),
+when its host is a loopback IP, or when it matches an allow-list glob. Globs use `.` and `/` as
+separators: `*` matches a run without them, `**` anything, `?` one non-separator character;
+`[...]` and `{a,b}` work as in shells. Anything else falls back to the Site URL: that silent
+fallback is how a removed "Additional Redirect URL" shows up in production.
 """
 
 from __future__ import annotations

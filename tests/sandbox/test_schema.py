@@ -701,11 +701,29 @@ def test_anon_cannot_execute_v2_rpcs(api: Conn, name: str) -> None:
         rows(api, None, V2_CALLS[name], role="anon")
 
 
-@pytest.mark.parametrize("name", sorted(V2_CALLS))
-def test_v2_rpcs_require_a_user_in_the_jwt(api: Conn, name: str) -> None:
+#: Reads of public data: like production, only the EXECUTE privilege keeps anon out of these.
+PUBLIC_READS = {
+    "get_follow_counts_v2",
+    "get_followers_v2",
+    "get_following_v2",
+    "get_home_feed_v2",
+    "get_post_comments_v2",
+    "get_user_profile_v2",
+}
+
+
+@pytest.mark.parametrize("name", sorted(set(V2_CALLS) - PUBLIC_READS))
+def test_v2_rpcs_on_own_data_require_a_user_in_the_jwt(api: Conn, name: str) -> None:
     # The second guard: the role may call the function, but a token without `sub` is no user.
     with raises(errors.InsufficientPrivilege, "authentication required"):
         rows(api, None, V2_CALLS[name])
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC_READS))
+def test_public_reads_rely_on_the_grant_alone(api: Conn, name: str) -> None:
+    # No user check inside: once EXECUTE reaches a role without a user, data flows. This is the
+    # production trap that the security.anon_rpc check exists to catch.
+    rows(api, None, V2_CALLS[name])
 
 
 @pytest.mark.parametrize("table", [*PROTECTED_TABLES, "user_profiles"])
