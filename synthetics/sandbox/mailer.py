@@ -6,15 +6,21 @@ import asyncio
 import html
 import smtplib
 from email.message import EmailMessage
-from urllib.parse import quote
+from urllib.parse import quote_plus
 
 from synthetics.sandbox.faults import FaultState
 
 
 def confirmation_url(external_url: str, token: str, kind: str, redirect_to: str) -> str:
-    """GoTrue's `{{ .ConfirmationURL }}`: fixed parameter order, redirect encoded only if needed."""
+    """GoTrue's `{{ .ConfirmationURL }}`: fixed parameter order, redirect encoded only if needed.
+
+    templatemailer's getPath: token and type through url.QueryEscape, the redirect through
+    encodeRedirectURL (QueryEscape'd only when it holds `&`, `=` or `#`). QueryEscape is
+    `quote_plus` with nothing but `-_.~` left safe.
+    """
     if any(c in redirect_to for c in "&=#"):
-        redirect_to = quote(redirect_to, safe="")
+        redirect_to = quote_plus(redirect_to, safe="")
+    token, kind = quote_plus(token, safe=""), quote_plus(kind, safe="")
     return f"{external_url}/verify?token={token}&type={kind}&redirect_to={redirect_to}"
 
 

@@ -8,7 +8,7 @@ import hmac
 import secrets
 import string
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import jwt
@@ -31,15 +31,18 @@ def issue_access_token(
     issuer: str,
     user: Mapping[str, Any],
     session_id: str,
-    amr_method: str,
-    amr_timestamp: int,
+    amr: Sequence[Mapping[str, Any]],
     now: float,
     ttl: int,
 ) -> tuple[str, int]:
-    """Sign an access token for `user`; returns the token and its `expires_at`."""
+    """Sign an access token for `user`; returns the token and its `expires_at`.
+
+    Claims in the order GoTrue's AccessTokenClaims marshals them; `amr` holds the session's
+    `{"method", "timestamp"}` entries, most recent first (omitted when empty, like `aal`).
+    """
     iat = int(now)
     exp = iat + ttl
-    claims = {
+    claims: dict[str, Any] = {
         "iss": issuer,
         "sub": str(user["id"]),
         "aud": user.get("aud") or "authenticated",
@@ -49,29 +52,48 @@ def issue_access_token(
         "phone": user.get("phone") or "",
         "app_metadata": user.get("raw_app_meta_data") or {},
         "user_metadata": user.get("raw_user_meta_data") or {},
-        "role": user.get("role") or "authenticated",
+        "role": user.get("role") or "",
         "aal": "aal1",
-        "amr": [{"method": amr_method, "timestamp": amr_timestamp}],
-        "session_id": session_id,
-        "is_anonymous": bool(user.get("is_anonymous")),
     }
+    if amr:
+        claims["amr"] = [dict(entry) for entry in amr]
+    if session_id:
+        claims["session_id"] = session_id
+    claims["is_anonymous"] = bool(user.get("is_anonymous"))
     return jwt.encode(claims, secret, "HS256", headers={"typ": "JWT"}), exp
 
 
 def decode(token: str, secret: str, *, now: float | None = None) -> dict[str, Any]:
-    """Verify an HS256 JWT and return its claims (audience is the caller's business)."""
+    """Verify an HS256 JWT and return its claims (audience is the caller's business).
+
+    Time claims are checked against `now` (the sandbox clock), as golang-jwt does by default:
+    `exp` (expired from that second on) and `nbf` without leeway, `iat` not at all. Messages
+    follow golang-jwt's wording.
+    """
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            options={"verify_aud": False, "verify_exp": False},
+            options={
+                "verify_aud": False,
+                "verify_exp": False,
+                "verify_iat": False,
+                "verify_nbf": False,
+            },
         )
+    except jwt.InvalidSignatureError:
+        raise InvalidToken("token signature is invalid: signature is invalid") from None
+    except jwt.InvalidAlgorithmError:
+        raise InvalidToken("token signature is invalid: signing method is invalid") from None
     except jwt.PyJWTError as exc:
-        raise InvalidToken(f"unable to parse or verify signature, {exc}") from None
-    exp = claims.get("exp")
-    if isinstance(exp, int | float) and exp < (time.time() if now is None else now):
+        raise InvalidToken(f"token is malformed: {exc}") from None
+    current = time.time() if now is None else now
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if isinstance(exp, int | float) and current >= exp:
         raise InvalidToken("token has invalid claims: token is expired", expired=True)
+    if isinstance(nbf, int | float) and current < nbf:
+        raise InvalidToken("token has invalid claims: token is not valid yet")
     return claims
 
 
