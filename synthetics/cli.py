@@ -36,6 +36,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"synthetics {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    run = commands.add_parser(
+        "run",
+        help="run the synthetic checks (default target: the bundled sandbox)",
+        description="Run the checks. Exit codes: 0 ok or info, 1 warning, 2 critical, "
+        "3 configuration or usage error (nothing was sent).",
+    )
+    run.add_argument("--target", default=None, help="target name (default: default_target)")
+    run.add_argument("--config", type=Path, default=None, help="config file (synthetics.toml)")
+    run.add_argument("--only", default=None, help="groups to run: auth,email,deeplink,rpc,security")
+    run.add_argument(
+        "--fault", action="append", default=[], metavar="SPEC", help="sandbox fault (repeatable)"
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="sets",
+        help="override a config key, e.g. thresholds.email_timeout_s=5 (repeatable)",
+    )
+    run.add_argument("--report-dir", type=Path, default=Path("reports"), help="output directory")
+    run.add_argument("pytest_args", nargs="*", help="after `--`: extra pytest arguments")
+
     sandbox = commands.add_parser(
         "sandbox",
         help="run the local Supabase (Auth, REST, Postgres, SMTP, Mailpit API) in the foreground",
@@ -105,11 +128,75 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+GROUPS = ("auth", "email", "deeplink", "session", "rpc", "security", "cleanup")
+
+
+def run_checks(args: argparse.Namespace) -> int:
+    """`synthetics run`: validate everything, then hand the checks to pytest."""
+    import pytest
+
+    from synthetics import config as config_module
+    from synthetics.runtime import plan
+
+    settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
+    plan(settings, faults=args.fault, report_dir=args.report_dir)
+    if args.only:
+        unknown = sorted({g.strip() for g in args.only.split(",")} - set(GROUPS) - {""})
+        if unknown:
+            raise ConfigError(
+                f"unknown group(s) {', '.join(unknown)}; groups: {', '.join(GROUPS)}",
+                key="--only",
+            )
+    checks = Path(__file__).parent / "checks"
+    report_dir = args.report_dir
+    pytest_args = [
+        str(checks),
+        "-c",
+        str(checks / "pytest.ini"),
+        "--rootdir",
+        str(checks),
+        "-q",
+        "--tb=no",
+        "--synthetics-target",
+        settings.target_name,
+        "--synthetics-report-dir",
+        str(report_dir),
+        f"--junitxml={report_dir / 'junit.xml'}",
+        f"--html={report_dir / 'report.html'}",
+        "--self-contained-html",
+    ]
+    if args.config:
+        pytest_args += ["--synthetics-config", str(args.config)]
+    for item in args.sets:
+        pytest_args += ["--synthetics-set", item]
+    for item in args.fault:
+        pytest_args += ["--synthetics-fault", item]
+    if args.only:
+        pytest_args += ["--synthetics-only", args.only]
+    pytest_args += args.pytest_args
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # pytest stops, fixtures clean up: users deleted, sandbox down
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        code = int(pytest.main(pytest_args))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code in (0, 1, 2):
+        return code
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return EXIT_USAGE
+    return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `synthetics` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "run":
+            return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
     except ConfigError as exc:

@@ -1,0 +1,1 @@
+"""The synthetic checks, written as pytest tests and run by `synthetics run`."""

@@ -1,0 +1,52 @@
+"""Auth is up, configured as the runbook expects, and a throwaway user can sign up."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthetics.clients.supabase import error_code
+from synthetics.journey import Journey
+from synthetics.plugin import CheckRecord
+from synthetics.runtime import Runtime
+from synthetics.severity import Status
+
+
+@pytest.mark.check("auth.health")
+def test_health(synthetics: Runtime, check: CheckRecord) -> None:
+    assert synthetics.api is not None
+    auth = synthetics.api.health()
+    check.measure(latency_ms=auth.elapsed_ms)
+    assert auth.status == 200, f"Auth health answered {auth.status}"
+    rest = synthetics.api.rest_root()
+    assert rest.status < 500, f"REST answered {rest.status}"
+    name = auth.json_object().get("name", "?")
+    check.note(f"Auth ({name}) and REST answer", auth=str(auth.status), rest=str(rest.status))
+
+
+@pytest.mark.check("auth.settings")
+def test_settings(synthetics: Runtime, check: CheckRecord) -> None:
+    assert synthetics.api is not None
+    call = synthetics.api.settings()
+    check.measure(latency_ms=call.elapsed_ms)
+    assert call.status == 200, f"GET /auth/v1/settings answered {call.status} ({error_code(call)})"
+    settings = call.json_object()
+    external = settings.get("external")
+    assert isinstance(external, dict), "settings have no `external` providers map"
+    assert settings.get("disable_signup") is not True, "sign-ups are disabled on the target"
+    assert external.get("email") is True, "the email provider is disabled on the target"
+    if settings.get("mailer_autoconfirm") is True:
+        check.fail(
+            "confirm email is OFF (mailer_autoconfirm): users get a session without confirming "
+            "their address; the app's confirmation flow is bypassed",
+            Status.WARNING,
+        )
+    check.note("confirm email on, sign-ups on, email provider on")
+
+
+@pytest.mark.check("auth.signup")
+def test_signup(journey: Journey, check: CheckRecord) -> None:
+    signup = journey.signup()
+    check.measure(**signup.measurements)
+    check.note(signup.message, **signup.evidence)
+    if not signup.ok:
+        check.fail(signup.message, signup.status)

@@ -1,0 +1,1 @@
+"""Thin, timed clients for Supabase's Auth and PostgREST APIs."""

@@ -1,0 +1,252 @@
+"""A thin client for the Supabase APIs the checks use: Auth (GoTrue) and PostgREST, timed.
+
+It speaks the wire protocol directly (like the official clients do) so the checks can see status
+codes, headers and redirects that the official client hides. Every credential it sends or
+receives is registered with the run's Redactor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from synthetics import __version__
+from synthetics.clients.http import Call, Http
+from synthetics.redact import Redactor
+
+API_VERSION = "2024-01-01"
+
+
+def error_code(call: Call) -> str | None:
+    """GoTrue's or PostgREST's error code of a failed call, if the body carries one."""
+    try:
+        body = call.response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    code = body.get("code")
+    if isinstance(code, str):
+        return code
+    value = body.get("error_code") or body.get("error")
+    return value if isinstance(value, str) else None
+
+
+def error_message(call: Call) -> str:
+    """The human message of a failed call (GoTrue's msg/message, PostgREST's message)."""
+    try:
+        body = call.response.json()
+    except ValueError:
+        return call.response.text[:200]
+    if isinstance(body, dict):
+        for key in ("msg", "message", "error_description", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return str(body)[:200]
+
+
+@dataclass
+class Supabase:
+    """One Supabase project: URL, keys, and the Http that times and retries calls."""
+
+    http: Http
+    url: str
+    anon_key: str
+    service_role_key: str | None
+    redactor: Redactor
+
+    def __post_init__(self) -> None:
+        self.url = self.url.rstrip("/")
+        self.redactor.add(self.anon_key, self.service_role_key)
+
+    def _headers(self, bearer: str | None = None, *, key: str | None = None) -> dict[str, str]:
+        apikey = key or self.anon_key
+        return {
+            "apikey": apikey,
+            "Authorization": f"Bearer {bearer or apikey}",
+            "X-Supabase-Api-Version": API_VERSION,
+            "X-Client-Info": f"supabase-synthetics/{__version__}",
+        }
+
+    def _admin_headers(self) -> dict[str, str]:
+        if not self.service_role_key:
+            raise RuntimeError("no service-role key configured")
+        return self._headers(key=self.service_role_key)
+
+    def remember_session(self, body: Mapping[str, Any]) -> None:
+        """Register the tokens of an AccessTokenResponse as secrets."""
+        for key in ("access_token", "refresh_token", "provider_token"):
+            value = body.get(key)
+            if isinstance(value, str):
+                self.redactor.add(value)
+
+    def _session_call(self, call: Call) -> Call:
+        if call.status == 200:
+            try:
+                body = call.response.json()
+            except ValueError:
+                return call
+            if isinstance(body, dict):
+                self.remember_session(body)
+        return call
+
+    # -- Auth -------------------------------------------------------------------------------
+
+    def health(self) -> Call:
+        """GET /auth/v1/health."""
+        return self.http.request("GET", f"{self.url}/auth/v1/health", headers=self._headers())
+
+    def rest_root(self) -> Call:
+        """GET /rest/v1/ (PostgREST's root answers when REST is up)."""
+        return self.http.request("GET", f"{self.url}/rest/v1/", headers=self._headers())
+
+    def settings(self) -> Call:
+        """GET /auth/v1/settings."""
+        return self.http.request("GET", f"{self.url}/auth/v1/settings", headers=self._headers())
+
+    def signup(
+        self,
+        email: str,
+        password: str,
+        *,
+        redirect_to: str,
+        data: Mapping[str, Any],
+        code_challenge: str | None = None,
+    ) -> Call:
+        """POST /auth/v1/signup as supabase-js does (PKCE when a challenge is given)."""
+        self.redactor.add(password, code_challenge)
+        body: dict[str, Any] = {"email": email, "password": password, "data": dict(data)}
+        if code_challenge:
+            body |= {"code_challenge": code_challenge, "code_challenge_method": "s256"}
+        return self._session_call(
+            self.http.request(
+                "POST",
+                f"{self.url}/auth/v1/signup",
+                params={"redirect_to": redirect_to},
+                headers=self._headers(),
+                json_body=body,
+            )
+        )
+
+    def follow_link(self, link: str) -> Call:
+        """GET the emailed link like a mail client would: no apikey, redirects not followed."""
+        self.redactor.add(link)
+        return self.http.request("GET", link, label="GET /auth/v1/verify (emailed link)")
+
+    def exchange_code(self, code: str, verifier: str) -> Call:
+        """POST /auth/v1/token?grant_type=pkce."""
+        self.redactor.add(code, verifier)
+        return self._session_call(
+            self.http.request(
+                "POST",
+                f"{self.url}/auth/v1/token",
+                params={"grant_type": "pkce"},
+                headers=self._headers(),
+                json_body={"auth_code": code, "code_verifier": verifier},
+            )
+        )
+
+    def sign_in(self, email: str, password: str) -> Call:
+        """POST /auth/v1/token?grant_type=password."""
+        self.redactor.add(password)
+        return self._session_call(
+            self.http.request(
+                "POST",
+                f"{self.url}/auth/v1/token",
+                params={"grant_type": "password"},
+                headers=self._headers(),
+                json_body={"email": email, "password": password},
+            )
+        )
+
+    def refresh(self, refresh_token: str) -> Call:
+        """POST /auth/v1/token?grant_type=refresh_token."""
+        self.redactor.add(refresh_token)
+        return self._session_call(
+            self.http.request(
+                "POST",
+                f"{self.url}/auth/v1/token",
+                params={"grant_type": "refresh_token"},
+                headers=self._headers(),
+                json_body={"refresh_token": refresh_token},
+            )
+        )
+
+    def user(self, access_token: str) -> Call:
+        """GET /auth/v1/user with a user's access token."""
+        self.redactor.add(access_token)
+        return self.http.request(
+            "GET", f"{self.url}/auth/v1/user", headers=self._headers(access_token)
+        )
+
+    # -- REST -------------------------------------------------------------------------------
+
+    def rpc(self, name: str, args: Mapping[str, Any], *, bearer: str | None) -> Call:
+        """POST /rest/v1/rpc/<name> as a user (or with the anon key alone when bearer is None)."""
+        return self.http.request(
+            "POST",
+            f"{self.url}/rest/v1/rpc/{name}",
+            label=f"rpc {name}",
+            headers=self._headers(bearer),
+            json_body=dict(args),
+        )
+
+    def table(
+        self,
+        method: str,
+        table: str,
+        *,
+        bearer: str | None,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+    ) -> Call:
+        """A direct table request (the security probes)."""
+        return self.http.request(
+            method,
+            f"{self.url}/rest/v1/{table}",
+            label=f"{method} /rest/v1/{table}",
+            headers=self._headers(bearer),
+            params=params,
+            json_body=body,
+        )
+
+    # -- Admin (service role) ---------------------------------------------------------------
+
+    @property
+    def has_admin(self) -> bool:
+        """Whether a service-role key is configured."""
+        return bool(self.service_role_key)
+
+    def admin_create_user(self, email: str, password: str, metadata: Mapping[str, Any]) -> Call:
+        """POST /auth/v1/admin/users: a pre-confirmed user."""
+        self.redactor.add(password)
+        return self.http.request(
+            "POST",
+            f"{self.url}/auth/v1/admin/users",
+            headers=self._admin_headers(),
+            json_body={
+                "email": email,
+                "password": password,
+                "email_confirm": True,
+                "user_metadata": dict(metadata),
+            },
+        )
+
+    def admin_delete_user(self, user_id: str) -> Call:
+        """DELETE /auth/v1/admin/users/<id>."""
+        return self.http.request(
+            "DELETE",
+            f"{self.url}/auth/v1/admin/users/{user_id}",
+            label="DELETE /auth/v1/admin/users/<id>",
+            headers=self._admin_headers(),
+        )
+
+    def admin_get_user(self, user_id: str) -> Call:
+        """GET /auth/v1/admin/users/<id>."""
+        return self.http.request(
+            "GET",
+            f"{self.url}/auth/v1/admin/users/{user_id}",
+            label="GET /auth/v1/admin/users/<id>",
+            headers=self._admin_headers(),
+        )

@@ -1,0 +1,335 @@
+"""Typed, validated configuration: `synthetics.toml` + environment + `--set`, secrets never printed.
+
+Precedence, highest first: `--set KEY=VALUE` → environment (`SYNTHETICS_<KEY>`, with `__` between
+nested keys, e.g. `SYNTHETICS_THRESHOLDS__EMAIL_TIMEOUT_S=5`) → the file → defaults. String values
+may reference `${ENV_VAR}`; only the selected target's references are resolved, so a staging
+section does not need staging credentials to run against the sandbox. Every error names the key
+and where its value came from, and becomes exit code 3 before any request is sent.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from synthetics.errors import ConfigError
+
+ENV_PREFIX = "SYNTHETICS_"
+DEFAULT_FILE = "synthetics.toml"
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: Every v2 RPC of the Mamapace profile, in the order the app's journey uses them.
+MAMAPACE_RPCS = (
+    "get_my_profile_v2",
+    "update_my_profile_v2",
+    "get_user_profile_v2",
+    "create_post_v2",
+    "get_home_feed_v2",
+    "get_user_posts_v2",
+    "add_reaction_v2",
+    "get_liked_posts_v2",
+    "remove_reaction_v2",
+    "create_comment_v2",
+    "get_post_comments_v2",
+    "delete_comment_v2",
+    "follow_user_v2",
+    "is_following_v2",
+    "get_follow_counts_v2",
+    "get_followers_v2",
+    "get_following_v2",
+    "unfollow_user_v2",
+    "get_user_post_count_v2",
+    "delete_post_v2",
+)
+PROTECTED_TABLES = ("posts", "post_reactions", "post_comments", "user_follows")
+
+
+DEFAULT_INBOX: dict[str, Any] = {
+    "provider": "mailpit",
+    "address_template": "synthetic+{tag}@mamapace-synthetics.dev",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """When a measurement turns a check info, warning or critical (the runbook's numbers)."""
+
+    signup_warning_ms: Annotated[float, Field(gt=0)] = 3000
+    email_sla_s: Annotated[float, Field(gt=0)] = 30
+    email_timeout_s: Annotated[float, Field(gt=0)] = 120
+    deeplink_warning_ms: Annotated[float, Field(gt=0)] = 2000
+    session_warning_ms: Annotated[float, Field(gt=0)] = 2000
+    rpc_info_ms: Annotated[float, Field(gt=0)] = 500
+    rpc_warning_ms: Annotated[float, Field(gt=0)] = 1000
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.rpc_info_ms > self.rpc_warning_ms:
+            raise ValueError("rpc_info_ms must not exceed rpc_warning_ms")
+        if self.email_sla_s > self.email_timeout_s:
+            raise ValueError("email_sla_s must not exceed email_timeout_s")
+        return self
+
+
+class AuthConfig(_Strict):
+    """How the throwaway user signs up: mirror the app's client."""
+
+    flow: Literal["pkce", "implicit"] = "pkce"
+    site_url: str = "https://app.mamapace.com"
+    password_length: Annotated[int, Field(ge=8, le=72)] = 24
+
+
+class DeeplinkConfig(_Strict):
+    """Where the confirmation link must land, and what the app's handler can consume."""
+
+    redirect: str = "mamapace://auth-callback"
+    accepts: Annotated[list[Literal["tokens", "code"]], Field(min_length=1)] = ["tokens", "code"]
+
+
+class RpcConfig(_Strict):
+    """The v2 RPCs to exercise; each gets an `rpc.<name>` check."""
+
+    functions: list[str] = list(MAMAPACE_RPCS)
+
+
+class SecurityConfig(_Strict):
+    """What the security probes try."""
+
+    protected_tables: list[str] = list(PROTECTED_TABLES)
+
+
+class TargetConfig(_Strict):
+    """A Supabase project to watch; `sandbox = true` means the bundled local one."""
+
+    sandbox: bool = False
+    url: str = ""
+    anon_key: SecretStr | None = None
+    service_role_key: SecretStr | None = None
+    inbox: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> TargetConfig:
+        if not self.sandbox:
+            if not self.url:
+                raise ValueError("a non-sandbox target needs `url`")
+            if "${" not in self.url and not re.match(r"^https?://[^/\s]+", self.url):
+                # References stay unresolved in targets the run does not use.
+                raise ValueError(f"url {self.url!r} is not an http(s) URL")
+            if self.anon_key is None:
+                raise ValueError("a non-sandbox target needs `anon_key`")
+        return self
+
+
+class Config(_Strict):
+    """The whole configuration."""
+
+    default_target: str = "sandbox"
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10
+    targets: dict[str, TargetConfig] = {"sandbox": TargetConfig(sandbox=True)}
+    auth: AuthConfig = AuthConfig()
+    deeplink: DeeplinkConfig = DeeplinkConfig()
+    #: Validated by the provider's own model (synthetics.inbox) once the target is known.
+    inbox: dict[str, Any] = DEFAULT_INBOX
+    thresholds: Thresholds = Thresholds()
+    rpc: RpcConfig = RpcConfig()
+    security: SecurityConfig = SecurityConfig()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated configuration with the target a run uses."""
+
+    config: Config
+    target_name: str
+    sources: Mapping[tuple[str, ...], str]
+
+    @property
+    def target(self) -> TargetConfig:
+        """The selected target."""
+        return self.config.targets[self.target_name]
+
+    @property
+    def inbox(self) -> dict[str, Any]:
+        """The inbox settings of the selected target (its own, else `[inbox]`).
+
+        Without a `provider`, the keys given refine the default Mailpit inbox.
+        """
+        chosen = dict(self.target.inbox or self.config.inbox)
+        if "provider" not in chosen:
+            chosen = {**DEFAULT_INBOX, **chosen}
+        return chosen
+
+    def source_of(self, *path: str) -> str:
+        """Where the value at `path` came from."""
+        return _source(self.sources, path)
+
+
+def parse_value(raw: str) -> Any:
+    """A `--set`/environment value: TOML syntax when it parses (5, true, ["a"]), else a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw
+
+
+def _merge(
+    base: dict[str, Any],
+    layer: Mapping[str, Any],
+    source: str,
+    sources: dict[tuple[str, ...], str],
+    prefix: tuple[str, ...] = (),
+) -> None:
+    for key, value in layer.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, source, sources, path)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+            for known in [p for p in sources if p[: len(path)] == path]:
+                del sources[known]
+            sources[path] = source
+
+
+def _nest(path: Sequence[str], value: Any) -> dict[str, Any]:
+    nested: Any = value
+    for key in reversed(path):
+        nested = {key: nested}
+    return dict(nested)
+
+
+def _source(sources: Mapping[tuple[str, ...], str], path: Sequence[str]) -> str:
+    key = tuple(path)
+    inside = sorted({s for p, s in sources.items() if len(p) > len(key) and p[: len(key)] == key})
+    if key and inside:
+        # A table whose keys came from several places names them all.
+        own = [sources[key]] if key in sources else []
+        return ", ".join(dict.fromkeys([*own, *inside]))
+    for length in range(len(path), 0, -1):
+        if tuple(path[:length]) in sources:
+            return sources[tuple(path[:length])]
+    return "defaults"
+
+
+def _read_file(path: Path | None) -> tuple[dict[str, Any], str]:
+    if path is None:
+        default = Path(DEFAULT_FILE)
+        if not default.exists():
+            return {}, "defaults"
+        path = default
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", key="--config") from None
+    try:
+        return tomllib.loads(text), str(path)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", key="--config") from None
+
+
+def _environment(env: Mapping[str, str]) -> list[tuple[tuple[str, ...], Any, str]]:
+    layers = []
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
+            continue
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        layers.append((path, parse_value(raw), f"environment variable {name}"))
+    return layers
+
+
+def _assignments(sets: Sequence[str]) -> list[tuple[tuple[str, ...], Any, str]]:
+    layers = []
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key or not all(key.split(".")):
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}", key="--set")
+        layers.append((tuple(key.split(".")), parse_value(raw.strip()), f"--set {key}"))
+    return layers
+
+
+def _interpolate(
+    value: Any,
+    path: tuple[str, ...],
+    env: Mapping[str, str],
+    sources: Mapping[tuple[str, ...], str],
+) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, k), env, sources) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, path, env, sources) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise ConfigError(
+                f"environment variable {name} is not set",
+                key=".".join(path),
+                source=_source(sources, path),
+            )
+        return env[name]
+
+    return _REFERENCE.sub(replace, value)
+
+
+def load(
+    *,
+    path: Path | None = None,
+    sets: Sequence[str] = (),
+    target: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read, merge, interpolate and validate; raises ConfigError naming the key and its source."""
+    environ = dict(os.environ if env is None else env)
+    sources: dict[tuple[str, ...], str] = {}
+    raw: dict[str, Any] = {}
+    data, file_source = _read_file(path)
+    _merge(raw, data, file_source, sources)
+    for key_path, value, source in [*_environment(environ), *_assignments(sets)]:
+        _merge(raw, _nest(key_path, value), source, sources)
+
+    # Targets come from the file; the built-in sandbox target is always there unless redefined.
+    targets = raw.setdefault("targets", {})
+    if not isinstance(targets, dict):
+        raise ConfigError(
+            "must be a table of targets", key="targets", source=_source(sources, ("targets",))
+        )
+    targets.setdefault("sandbox", {"sandbox": True})
+    name = target or raw.get("default_target") or "sandbox"
+    if not isinstance(name, str) or name not in targets:
+        known = ", ".join(sorted(targets))
+        where = "--target" if target else _source(sources, ("default_target",))
+        raise ConfigError(
+            f"unknown target {name!r}; configured targets: {known}", key="target", source=where
+        )
+    # Resolve ${ENV} everywhere except in the targets this run does not use.
+    for key, value in list(raw.items()):
+        if key == "targets":
+            continue
+        raw[key] = _interpolate(value, (key,), environ, sources)
+    targets[name] = _interpolate(targets[name], ("targets", name), environ, sources)
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise _translate(exc, sources) from None
+    return Settings(config=config, target_name=name, sources=sources)
+
+
+def _translate(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> ConfigError:
+    error = exc.errors(include_url=False, include_input=False)[0]
+    path = tuple(str(p) for p in error["loc"])
+    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    message = message.removeprefix("Value error, ")
+    return ConfigError(message, key=".".join(path) or "(root)", source=_source(sources, path))

@@ -1,0 +1,1 @@
+"""Where the confirmation link lands: redirect parsing and validation (browser checks later)."""

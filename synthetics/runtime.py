@@ -1,0 +1,195 @@
+"""Everything one run holds: settings, target connection, inbox, journey, users, results.
+
+`Runtime.open()` resolves the target (starting the sandbox when that is the target), builds the
+clients and the journey; `close()` deletes whatever users are still left and stops what it started,
+also after a failure or an interrupt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import TypeAdapter, ValidationError
+
+from synthetics.clients.http import Http, TransportFailure
+from synthetics.clients.supabase import Supabase
+from synthetics.config import Settings
+from synthetics.errors import ConfigError
+from synthetics.inbox import InboxConfig, build_inbox
+from synthetics.inbox.base import Inbox
+from synthetics.journey import Journey
+from synthetics.redact import Redactor
+from synthetics.results import CheckResult, RunResult
+from synthetics.sandbox.faults import Fault, parse_faults
+from synthetics.users import Registry, check_address, new_run_id
+
+Clock = Callable[[], datetime]
+SANDBOX_INBOX = "http://127.0.0.1:54324"
+
+
+def utcnow() -> datetime:
+    """The default clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run plan: everything checked before any request is sent."""
+
+    settings: Settings
+    faults: list[Fault]
+    inbox: Any  # an InboxConfig model
+    report_dir: Path
+
+
+def plan(
+    settings: Settings, *, faults: Sequence[str] = (), report_dir: Path = Path("reports")
+) -> Plan:
+    """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
+    parsed = parse_faults(faults)
+    if parsed and not settings.target.sandbox:
+        raise ConfigError(
+            f"faults can only be injected into the sandbox, not into target "
+            f"{settings.target_name!r}",
+            key="--fault",
+        )
+    source = settings.source_of("targets", settings.target_name, "inbox")
+    if source == "defaults":
+        source = settings.source_of("inbox")
+    raw = dict(settings.inbox)
+    if settings.target.sandbox and raw.get("provider", "mailpit") == "mailpit":
+        raw.setdefault("url", SANDBOX_INBOX)  # replaced by the sandbox's own once it runs
+    try:
+        inbox = TypeAdapter(InboxConfig).validate_python(raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        loc = ".".join(str(p) for p in error["loc"])
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        raise ConfigError(message, key=f"inbox.{loc}" if loc else "inbox", source=source) from None
+    if settings.target.sandbox and getattr(inbox, "provider", "") != "mailpit":
+        raise ConfigError("the sandbox target reads its own Mailpit inbox", key="inbox.provider")
+    template = getattr(inbox, "address_template", None)
+    if isinstance(template, str):
+        if "{tag}" not in template:
+            raise ConfigError(
+                "must contain {tag} (the run id goes there)",
+                key="inbox.address_template",
+                source=source,
+            )
+        check_address(
+            template.replace("{tag}", "probe"), key="inbox.address_template", source=source
+        )
+    return Plan(settings, parsed, inbox, report_dir)
+
+
+@dataclass
+class Runtime:
+    """The resources of one run."""
+
+    plan: Plan
+    clock: Clock = utcnow
+    redactor: Redactor = field(default_factory=Redactor)
+    users: Registry = field(default_factory=Registry)
+    results: list[CheckResult] = field(default_factory=list)
+    run_id: str = ""
+    started_at: datetime | None = None
+    sandbox: Any = None
+    http_client: httpx.Client | None = None
+    http: Http | None = None
+    api: Supabase | None = None
+    inbox: Inbox | None = None
+    journey: Journey | None = None
+    opened_at: float = 0.0
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings."""
+        return self.plan.settings
+
+    def open(self) -> None:
+        """Resolve the target and build clients, inbox and journey."""
+        self.started_at = self.clock()
+        self.opened_at = time.monotonic()
+        self.run_id = new_run_id(self.started_at)
+        config, target = self.settings.config, self.settings.target
+        inbox_config = self.plan.inbox
+        if target.sandbox:
+            from synthetics.sandbox.server import Sandbox, settings_for_port
+            from synthetics.sandbox.settings import AuthSettings, SandboxSettings
+
+            auth = AuthSettings(
+                site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
+            )
+            self.sandbox = Sandbox(
+                settings_for_port(SandboxSettings(auth=auth), 0), faults=self.plan.faults
+            )
+            info = self.sandbox.start()
+            url, anon, service = info.api_url, info.anon_key, info.service_role_key
+            if "url" not in self.settings.inbox:
+                inbox_config = inbox_config.model_copy(update={"url": info.inbox_url})
+        else:
+            url = target.url
+            anon = target.anon_key.get_secret_value() if target.anon_key else ""
+            service = (
+                target.service_role_key.get_secret_value() if target.service_role_key else None
+            )
+        self.http_client = httpx.Client(timeout=config.request_timeout_s)
+        self.http = Http(self.http_client, retries=config.retries)
+        self.api = Supabase(self.http, url, anon, service, self.redactor)
+        self.inbox = build_inbox(inbox_config, http=self.http_client)
+        self.journey = Journey(
+            api=self.api,
+            inbox=self.inbox,
+            settings=self.settings,
+            users=self.users,
+            run_id=self.run_id,
+        )
+
+    def delete_users(self) -> tuple[int, list[str]]:
+        """Delete every user this run created; returns (deleted, problems)."""
+        deleted, problems = 0, []
+        if self.api is None or not self.api.has_admin:
+            return 0, [u.email for u in self.users.created()]
+        for user in self.users.created():
+            assert user.id is not None
+            try:
+                call = self.api.admin_delete_user(user.id)
+            except TransportFailure as exc:
+                problems.append(f"{user.email}: {exc}")
+                continue
+            if call.status in (200, 204, 404):
+                deleted += call.status != 404
+                self.users.forget(user)
+            else:
+                problems.append(f"{user.email}: delete answered {call.status}")
+        return deleted, problems
+
+    def run_result(self) -> RunResult:
+        """The run's results so far."""
+        return RunResult(
+            run_id=self.run_id,
+            target=self.settings.target_name,
+            started_at=self.started_at or self.clock(),
+            finished_at=self.clock(),
+            checks=list(self.results),
+        )
+
+    def close(self) -> None:
+        """Best-effort cleanup of users, then stop the sandbox and close clients."""
+        try:
+            if self.api is not None and self.users.created():
+                self.delete_users()
+        finally:
+            if self.inbox is not None:
+                self.inbox.close()
+            if self.http_client is not None:
+                self.http_client.close()
+            if self.sandbox is not None:
+                self.sandbox.stop()
+                self.sandbox = None
