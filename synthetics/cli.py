@@ -133,13 +133,11 @@ GROUPS = ("auth", "email", "deeplink", "session", "rpc", "security", "cleanup")
 
 def run_checks(args: argparse.Namespace) -> int:
     """`synthetics run`: validate everything, then hand the checks to pytest."""
-    import pytest
-
     from synthetics import config as config_module
-    from synthetics.runtime import plan
+    from synthetics.runtime import SandboxLauncher, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
-    plan(settings, faults=args.fault, report_dir=args.report_dir)
+    run_plan = plan(settings, faults=args.fault, report_dir=args.report_dir)
     if args.only:
         unknown = sorted({g.strip() for g in args.only.split(",")} - set(GROUPS) - {""})
         if unknown:
@@ -147,6 +145,34 @@ def run_checks(args: argparse.Namespace) -> int:
                 f"unknown group(s) {', '.join(unknown)}; groups: {', '.join(GROUPS)}",
                 key="--only",
             )
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # pytest stops, fixtures clean up: users deleted, sandbox down
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
+    launcher = SandboxLauncher(run_plan).begin() if settings.target.sandbox else None
+    try:
+        import pytest
+
+        code = int(
+            pytest.main(
+                _pytest_args(args, settings.target_name), plugins=[launcher] if launcher else []
+            )
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if launcher is not None:
+            launcher.stop()
+    if code in (0, 1, 2):
+        return code
+    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        return EXIT_USAGE
+    return 2
+
+
+def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:
+    """pytest's command line for the checks, with the run's options and outputs."""
     checks = Path(__file__).parent / "checks"
     report_dir = args.report_dir
     pytest_args = [
@@ -158,7 +184,7 @@ def run_checks(args: argparse.Namespace) -> int:
         "-q",
         "--tb=no",
         "--synthetics-target",
-        settings.target_name,
+        target,
         "--synthetics-report-dir",
         str(report_dir),
         f"--junitxml={report_dir / 'junit.xml'}",
@@ -173,21 +199,8 @@ def run_checks(args: argparse.Namespace) -> int:
         pytest_args += ["--synthetics-fault", item]
     if args.only:
         pytest_args += ["--synthetics-only", args.only]
-    pytest_args += args.pytest_args
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # pytest stops, fixtures clean up: users deleted, sandbox down
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        code = int(pytest.main(pytest_args))
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    if code in (0, 1, 2):
-        return code
-    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
-        return EXIT_USAGE
-    return 2
+    extra: list[str] = list(args.pytest_args)
+    return pytest_args + extra
 
 
 def main(argv: Sequence[str] | None = None) -> int:

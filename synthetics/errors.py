@@ -2,8 +2,11 @@
 
     SyntheticsError
     ├── ConfigError        bad configuration or usage; the CLI exits 3 and sends nothing
-    └── SandboxError       the local sandbox could not start or stop
-        └── DatabaseError  the embedded Postgres failed (init, start, bootstrap)
+    ├── SandboxError       the local sandbox could not start or stop
+    │   └── DatabaseError  the embedded Postgres failed (init, start, bootstrap)
+    ├── TransportFailure   a target could not be reached, after retries (clients.http)
+    ├── BadResponse        a target answered something its API does not promise (clients.http)
+    └── InboxError         a test inbox provider failed (inbox.base)
 
 Third-party errors (subprocess, psycopg, OSError) are translated into these at the boundary
 where they happen, so callers never need to know which library failed.

@@ -19,7 +19,7 @@ from synthetics.clients.http import BadResponse, Call, TransportFailure
 from synthetics.clients.supabase import Supabase, error_code, error_message
 from synthetics.config import Settings
 from synthetics.deeplink.redirect import Landing, judge, parse_landing
-from synthetics.inbox.base import Inbox, ReceivedEmail, find_confirmation_link
+from synthetics.inbox.base import Inbox, InboxError, ReceivedEmail, find_confirmation_link
 from synthetics.severity import Status
 from synthetics.users import Registry, Throwaway, new_password
 
@@ -96,6 +96,7 @@ class SignedIn:
 
 
 _O = TypeVar("_O", bound="Outcome")
+_T = TypeVar("_T")
 
 
 def _failure(outcome: _O, message: str, status: Status | None = None) -> _O:
@@ -130,16 +131,29 @@ class Journey:
         self.run_id = run_id
         self.monotonic = monotonic
         self._cache: dict[str, Any] = {}
-        self._extra_users: dict[str, SignedIn] = {}
 
-    def _once(self, name: str, step: Callable[[], Any]) -> Any:
+    def _once(
+        self, name: str, step: Callable[[], _T], failed: Callable[[str], _T] | None = None
+    ) -> _T:
+        """Run `step` once; later calls get the same result, or the same exception.
+
+        A target that cannot be reached or answers nonsense becomes `failed(message)` (the step's
+        own failed outcome) or, for steps without one, a Blocked naming auth.signin.
+        """
         if name not in self._cache:
             try:
                 self._cache[name] = step()
-            except (TransportFailure, BadResponse) as exc:
-                owner = {"signup": "auth.signup", "email": "email.delivery"}.get(name, name)
-                self._cache[name] = _failure(Outcome(owner), str(exc))
-        return self._cache[name]
+            except (TransportFailure, BadResponse, InboxError) as exc:
+                if failed is not None:
+                    self._cache[name] = failed(str(exc))
+                else:
+                    self._cache[name] = Blocked("auth.signin", f"blocked: {exc}")
+            except (Blocked, NotApplicable) as exc:
+                self._cache[name] = exc
+        value = self._cache[name]
+        if isinstance(value, Exception):
+            raise value
+        return value  # type: ignore[no-any-return]
 
     def _user(self, role: str) -> Throwaway:
         address = self.inbox.address_for(f"{self.run_id}-{role}")
@@ -157,7 +171,9 @@ class Journey:
 
     def signup(self) -> SignUp:
         """Sign up the throwaway user as the app does (PKCE or implicit)."""
-        result: SignUp = self._once("signup", self._signup)
+        result: SignUp = self._once(
+            "signup", self._signup, lambda m: _failure(SignUp("auth.signup"), m)
+        )
         return result
 
     def _signup(self) -> SignUp:
@@ -215,7 +231,9 @@ class Journey:
 
     def email(self) -> Email:
         """Wait for the confirmation email and extract its /verify? link."""
-        result: Email = self._once("email", self._email)
+        result: Email = self._once(
+            "email", self._email, lambda m: _failure(Email("email.delivery"), m)
+        )
         return result
 
     def _require_signup(self, check_id: str) -> SignUp:
@@ -260,7 +278,9 @@ class Journey:
 
     def redirect(self) -> Redirect:
         """Follow the emailed link without following redirects; judge where it lands."""
-        result: Redirect = self._once("redirect", self._redirect)
+        result: Redirect = self._once(
+            "redirect", self._redirect, lambda m: _failure(Redirect("deeplink.redirect"), m)
+        )
         return result
 
     def _require_email(self, check_id: str) -> Email:
@@ -293,7 +313,9 @@ class Journey:
 
     def session(self) -> Session:
         """Turn the deep link's credential (or an auto-confirm session) into a checked user."""
-        result: Session = self._once("session", self._session)
+        result: Session = self._once(
+            "session", self._session, lambda m: _failure(Session("auth.session"), m)
+        )
         return result
 
     def _session(self) -> Session:
@@ -358,33 +380,38 @@ class Journey:
             root, why = blocked.root, blocked.reason
         except NotApplicable as skipped:
             root, why = "auth.session", str(skipped)
-        if not self.api.has_admin:
-            raise Blocked(root, f"{why}; no service-role key for a fallback user")
-        fallback = self.admin_user("fallback")
+        try:
+            fallback = self.admin_user("fallback")
+        except NotApplicable as exc:
+            raise Blocked(root, f"{why}; and no fallback user: {exc}") from None
         reason = f"ran with a pre-confirmed fallback user because {root} failed"
         return SignedIn(fallback.user, fallback.access_token, reason)
 
     def admin_user(self, role: str) -> SignedIn:
         """A pre-confirmed user created through the admin API and signed in with its password."""
-        if role in self._extra_users:
-            return self._extra_users[role]
+        result: SignedIn = self._once(f"admin:{role}", lambda: self._admin_user(role))
+        return result
+
+    def _admin_user(self, role: str) -> SignedIn:
+        """Not applicable (skipped, with the reason) when the admin API cannot provide one."""
         if not self.api.has_admin:
             raise NotApplicable("no service-role key configured: cannot create a second user")
         user = self._user(role)
         user.via = "admin"
-        created = self.api.admin_create_user(user.email, user.password, self.metadata)
-        if created.status != 200:
-            raise Blocked("auth.signin", _unexpected(created, "admin user creation"))
-        user.id = str(created.json_object().get("id"))
-        call = self.api.sign_in(user.email, user.password)
-        if call.status != 200:
-            raise Blocked("auth.signin", _unexpected(call, "password sign-in"))
-        token = call.json_object().get("access_token")
+        try:
+            created = self.api.admin_create_user(user.email, user.password, self.metadata)
+            if created.status != 200:
+                raise NotApplicable(_unexpected(created, "admin user creation"))
+            user.id = str(created.json_object().get("id"))
+            call = self.api.sign_in(user.email, user.password)
+            if call.status != 200:
+                raise NotApplicable(_unexpected(call, f"password sign-in of the {role} user"))
+            token = call.json_object().get("access_token")
+        except (TransportFailure, BadResponse) as exc:
+            raise NotApplicable(f"the admin API could not provide a {role} user: {exc}") from None
         if not isinstance(token, str):
-            raise Blocked("auth.signin", "password sign-in returned no access_token")
-        signed = SignedIn(user, token)
-        self._extra_users[role] = signed
-        return signed
+            raise NotApplicable(f"password sign-in of the {role} user returned no access_token")
+        return SignedIn(user, token)
 
 
 def _link_tokens(link: str) -> list[str]:

@@ -22,7 +22,7 @@ from synthetics.clients.http import BadResponse, Recorder, TransportFailure
 from synthetics.errors import ConfigError
 from synthetics.journey import Blocked, Journey, NotApplicable
 from synthetics.results import CheckResult
-from synthetics.runtime import Plan, Runtime, plan
+from synthetics.runtime import Plan, Runtime, SandboxLauncher, plan
 from synthetics.severity import Status, evaluate, exit_code, spec_for
 
 PLAN = pytest.StashKey[Plan]()
@@ -189,7 +189,8 @@ def pytest_collection_modifyitems(
 def synthetics(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     """The run: target resolved (sandbox started), clients, inbox and journey ready."""
     config = request.config
-    runtime = Runtime(config.stash[PLAN])
+    launchers = [p for p in config.pluginmanager.get_plugins() if isinstance(p, SandboxLauncher)]
+    runtime = Runtime(config.stash[PLAN], launcher=launchers[0] if launchers else None)
     config.stash[RUNTIME] = runtime
     try:
         runtime.open()
@@ -287,6 +288,10 @@ def _result(
         message=record.message,
         evidence=dict(record.evidence),
     )
+    if attempts > 1:
+        result.evidence["attempts"] = ", ".join(
+            a.error or str(a.status) for a in record.recorder.attempts
+        )
     thresholds = runtime.settings.config.thresholds
     if report.skipped:
         reason = _skip_reason(report)

@@ -7,6 +7,7 @@ also after a failure or an interrupt.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from synthetics.clients.http import Http, TransportFailure
+from synthetics.clients.http import Http, Recorder, TransportFailure
 from synthetics.clients.supabase import Supabase
 from synthetics.config import Settings
 from synthetics.errors import ConfigError
@@ -88,6 +89,57 @@ def plan(
     return Plan(settings, parsed, inbox, report_dir)
 
 
+class SandboxLauncher:
+    """Starts the run's sandbox in the background, as early as possible; the run waits for it.
+
+    `synthetics run` begins one before pytest even loads, so the database and servers come up
+    while pytest starts and collects: the sandbox's start overlaps the suite's own start-up.
+    """
+
+    def __init__(self, run_plan: Plan) -> None:
+        from synthetics.sandbox.server import Sandbox, settings_for_port
+        from synthetics.sandbox.settings import AuthSettings, SandboxSettings
+
+        config = run_plan.settings.config
+        auth = AuthSettings(
+            site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
+        )
+        self.sandbox = Sandbox(
+            settings_for_port(SandboxSettings(auth=auth), 0), faults=run_plan.faults
+        )
+        self.elapsed_s = 0.0
+        self._done = threading.Event()
+        self._info: Any = None
+        self._error: BaseException | None = None
+
+    def begin(self) -> SandboxLauncher:
+        """Start the sandbox in a background thread."""
+        threading.Thread(target=self._start, name="synthetics-launcher", daemon=True).start()
+        return self
+
+    def _start(self) -> None:
+        started = time.perf_counter()
+        try:
+            self._info = self.sandbox.start()
+        except BaseException as exc:  # handed to wait(), in the run's thread
+            self._error = exc
+        finally:
+            self.elapsed_s = time.perf_counter() - started
+            self._done.set()
+
+    def wait(self) -> Any:
+        """The running sandbox's info (raises what the start raised)."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._info
+
+    def stop(self) -> None:
+        """Stop the sandbox (after its start finished, successfully or not)."""
+        self._done.wait()
+        self.sandbox.stop()
+
+
 @dataclass
 class Runtime:
     """The resources of one run."""
@@ -106,6 +158,10 @@ class Runtime:
     inbox: Inbox | None = None
     journey: Journey | None = None
     opened_at: float = 0.0
+    #: Every request of the run (for the benchmark's critical path) and the sandbox's start time.
+    traffic: Recorder = field(default_factory=Recorder)
+    sandbox_start_s: float = 0.0
+    launcher: SandboxLauncher | None = None
 
     @property
     def settings(self) -> Settings:
@@ -120,16 +176,11 @@ class Runtime:
         config, target = self.settings.config, self.settings.target
         inbox_config = self.plan.inbox
         if target.sandbox:
-            from synthetics.sandbox.server import Sandbox, settings_for_port
-            from synthetics.sandbox.settings import AuthSettings, SandboxSettings
-
-            auth = AuthSettings(
-                site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
-            )
-            self.sandbox = Sandbox(
-                settings_for_port(SandboxSettings(auth=auth), 0), faults=self.plan.faults
-            )
-            info = self.sandbox.start()
+            launcher = self.launcher or SandboxLauncher(self.plan).begin()
+            self.launcher = launcher
+            info = launcher.wait()
+            self.sandbox = launcher.sandbox
+            self.sandbox_start_s = launcher.elapsed_s
             url, anon, service = info.api_url, info.anon_key, info.service_role_key
             if "url" not in self.settings.inbox:
                 inbox_config = inbox_config.model_copy(update={"url": info.inbox_url})
@@ -140,7 +191,7 @@ class Runtime:
                 target.service_role_key.get_secret_value() if target.service_role_key else None
             )
         self.http_client = httpx.Client(timeout=config.request_timeout_s)
-        self.http = Http(self.http_client, retries=config.retries)
+        self.http = Http(self.http_client, retries=config.retries, recorders=[self.traffic])
         self.api = Supabase(self.http, url, anon, service, self.redactor)
         self.inbox = build_inbox(inbox_config, http=self.http_client)
         self.journey = Journey(
@@ -190,6 +241,6 @@ class Runtime:
                 self.inbox.close()
             if self.http_client is not None:
                 self.http_client.close()
-            if self.sandbox is not None:
-                self.sandbox.stop()
+            if self.launcher is not None:
+                self.launcher.stop()
                 self.sandbox = None

@@ -18,7 +18,7 @@ line in each of `InboxConfig` and `PROVIDERS` below.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import httpx
 from pydantic import Field
@@ -32,7 +32,7 @@ from synthetics.inbox.mailslurp import MailSlurpConfig, MailSlurpInbox
 
 #: The `[inbox]` table: one provider's config, chosen by its `provider` key.
 InboxConfig = Annotated[
-    Union[MailpitConfig, InbucketConfig, MailosaurConfig, MailSlurpConfig, ImapConfig],  # noqa: UP007
+    MailpitConfig | InbucketConfig | MailosaurConfig | MailSlurpConfig | ImapConfig,
     Field(discriminator="provider"),
 ]
 

@@ -145,7 +145,11 @@ class Inbox(Protocol):
     def wait_for_email(
         self, address: str, *, timeout: float, since: datetime | None = None
     ) -> ReceivedEmail | None:
-        """The newest message to `address` (at/after `since`) once there; None after timeout."""
+        """The newest message to `address` (at/after `since`) once there; None after timeout.
+
+        `since` without a timezone is taken as UTC. Provider and transport failures raise
+        InboxError.
+        """
         ...
 
     def delete(self, email: ReceivedEmail) -> None:

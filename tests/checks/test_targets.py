@@ -1,0 +1,192 @@
+"""A run against a project it does not own: env-var credentials, only its own users touched,
+and cleanup even when the run is interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from synthetics.sandbox.server import Sandbox, SandboxInfo, settings_for_port
+from synthetics.sandbox.settings import SandboxSettings
+
+CONFIG = """
+default_target = "local"
+
+[targets.local]
+url = "${LOCAL_URL}"
+anon_key = "${LOCAL_ANON_KEY}"
+service_role_key = "${LOCAL_SERVICE_ROLE_KEY}"
+
+[targets.local.inbox]
+provider = "mailpit"
+url = "${LOCAL_INBOX_URL}"
+address_template = "synthetic+{tag}@mamapace-synthetics.dev"
+
+[thresholds]
+email_timeout_s = 60
+"""
+
+
+@pytest.fixture(scope="module")
+def project() -> Iterator[Sandbox]:
+    """A Supabase stand-in that the runs treat as somebody else's project."""
+    with Sandbox(settings_for_port(SandboxSettings(), 0)) as sandbox:
+        yield sandbox
+
+
+def environment(info: SandboxInfo) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LOCAL_URL": info.api_url,
+        "LOCAL_ANON_KEY": info.anon_key,
+        "LOCAL_SERVICE_ROLE_KEY": info.service_role_key,
+        "LOCAL_INBOX_URL": info.inbox_url,
+    }
+
+
+def synthetic_users(info: SandboxInfo) -> list[str]:
+    with psycopg.connect(info.db_url) as conn:
+        rows = conn.execute(
+            "select email from auth.users where raw_user_meta_data ->> 'synthetic' = 'true'"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def start_run(tmp_path: Path, info: SandboxInfo) -> subprocess.Popen[str]:
+    config = tmp_path / "synthetics.toml"
+    config.write_text(CONFIG)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "synthetics.cli",
+            "run",
+            "--config",
+            str(config),
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+        env=environment(info),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def test_a_run_touches_only_what_it_created(tmp_path: Path, project: Sandbox) -> None:
+    info = project.info
+    headers = {"apikey": info.service_role_key, "Authorization": f"Bearer {info.service_role_key}"}
+    bystander = httpx.post(
+        f"{info.api_url}/auth/v1/admin/users",
+        headers=headers,
+        json={
+            "email": "real-mother@mamapace-synthetics.dev",
+            "password": "a-real-password",
+            "email_confirm": True,
+        },
+    ).json()["id"]
+    run = start_run(tmp_path, info)
+    output, _ = run.communicate(timeout=180)
+    assert run.returncode == 0, output
+    results = json.loads((tmp_path / "reports" / "results.json").read_text())
+    assert results["target"] == "local"
+    assert synthetic_users(info) == []
+    still_there = httpx.get(f"{info.api_url}/auth/v1/admin/users/{bystander}", headers=headers)
+    assert still_there.status_code == 200
+    assert info.service_role_key not in output and info.anon_key not in output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_run_still_deletes_its_users(
+    tmp_path: Path, project: Sandbox, signum: signal.Signals
+) -> None:
+    info = project.info
+    project.set_faults(["email.delay=60"])  # the run will sit waiting for the email
+    try:
+        run = start_run(tmp_path, info)
+        deadline = time.monotonic() + 60
+        delay = 0.05
+        while not synthetic_users(info):
+            assert run.poll() is None, run.stdout.read() if run.stdout else ""
+            assert time.monotonic() < deadline, "the run never signed up its user"
+            time.sleep(delay)  # polling the database against a deadline
+            delay = min(delay * 2, 0.5)
+        run.send_signal(signum)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        project.set_faults([])
+    assert run.returncode != 0, output
+    assert synthetic_users(info) == [], output
+
+
+class Garbage(BaseHTTPRequestHandler):
+    """A 'Supabase' that answers every request with an HTML error page."""
+
+    def _page(self) -> None:
+        body = b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _page
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_target_answering_garbage_fails_checks_not_the_run(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        config = tmp_path / "synthetics.toml"
+        config.write_text(
+            f'[targets.odd]\nurl = "{url}"\nanon_key = "not-a-real-key"\n'
+            f'service_role_key = "not-a-real-service-key"\n'
+            f'[targets.odd.inbox]\nprovider = "mailpit"\nurl = "{url}"\n'
+            'address_template = "synthetic+{tag}@mamapace-synthetics.dev"\n'
+            "[thresholds]\nemail_timeout_s = 2\nemail_sla_s = 1\n"
+        )
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "synthetics.cli",
+                "run",
+                "--config",
+                str(config),
+                "--target",
+                "odd",
+                "--report-dir",
+                str(tmp_path / "reports"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    assert "Traceback" not in output
+    results = json.loads((tmp_path / "reports" / "results.json").read_text())
+    health = next(c for c in results["checks"] if c["id"] == "auth.health")
+    assert health["status"] == "critical"
+    assert "not JSON" in health["message"]
+    assert "crashed" not in json.dumps(results)
+    assert "not-a-real-service-key" not in output
