@@ -58,3 +58,28 @@ def test_a_taken_port_is_a_database_error(tmp_path: Path) -> None:
             clash.start()
     finally:
         running.stop()
+
+
+def test_clusters_from_a_template_start_bootstrapped_and_empty(tmp_path: Path) -> None:
+    cache = tmp_path / "templates"
+    first = Database(template_cache=cache)
+    first.start()
+    try:
+        with first.connect() as conn:
+            conn.execute("create table public.scratch (x int)")
+            assert conn.execute("select to_regprocedure('public.get_my_profile_v2()')").fetchone()
+    finally:
+        first.stop()
+    assert len(list(cache.glob("pg-*"))) == 1  # built once, reused below
+
+    second = Database(template_cache=cache)
+    second.start()
+    try:
+        assert second.fresh
+        with second.connect() as conn:
+            assert conn.execute("select to_regclass('public.scratch')").fetchone() == (None,)
+            assert conn.execute("select count(*) from auth.users").fetchone() == (0,)
+            roles = {r[0] for r in conn.execute("select rolname from pg_roles").fetchall()}
+        assert {"anon", "authenticated", "service_role"} <= roles
+    finally:
+        second.stop()
