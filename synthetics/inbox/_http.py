@@ -3,16 +3,21 @@
 Every httpx failure and every unexpected status becomes an InboxError naming the provider, the
 method and path (never the query, headers or credentials), with `transient` set for what is worth
 retrying. Secret values are scrubbed from anything quoted back from a response.
+
+HttpInbox is what every HTTP provider's Inbox shares: its config, the client (made, and then
+closed, only when none is injected), the HttpApi over it and the polling backoff. A provider
+subclasses it and keeps its own API headers/auth (`_new_api`), parsing, finding and waiting.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
-from synthetics.inbox._common import redact
+from synthetics.inbox._common import fill_template, redact
+from synthetics.inbox._wait import Backoff
 from synthetics.inbox.base import InboxError
 
 #: Statuses that say "try again later" rather than "this is wrong".
@@ -129,3 +134,60 @@ class HttpApi:
             status=status,
             transient=transient,
         )
+
+
+class HttpConfig(Protocol):
+    """What HttpInbox needs of a provider's config: the API's base URL."""
+
+    @property
+    def url(self) -> str: ...
+
+
+class TemplateConfig(HttpConfig, Protocol):
+    """A config whose addresses come from an address template (`synthetic+{tag}@…`)."""
+
+    @property
+    def address_template(self) -> str: ...
+
+
+ConfigT = TypeVar("ConfigT", bound=HttpConfig)
+TemplateConfigT = TypeVar("TemplateConfigT", bound=TemplateConfig)
+
+
+class HttpInbox(Generic[ConfigT]):
+    """The plumbing of an HTTP provider's Inbox; subclasses set `name` and add the rest."""
+
+    name: str
+
+    def __init__(
+        self,
+        config: ConfigT,
+        http: httpx.Client | None = None,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._config = config
+        self._owns_client = http is None
+        self._client = http if http is not None else new_client()
+        self._api = self._new_api(self._client)
+        self._backoff = backoff or Backoff()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self._config.url!r})"
+
+    def _new_api(self, client: httpx.Client) -> HttpApi:
+        """The provider's API over `client` (override to add headers, auth and secrets)."""
+        return HttpApi(self.name, self._config.url, client)
+
+    def close(self) -> None:
+        """Close the HTTP client if this inbox made it."""
+        if self._owns_client:
+            self._client.close()
+
+
+class TemplateHttpInbox(HttpInbox[TemplateConfigT]):
+    """An HttpInbox whose addresses are the config's address template filled with a tag."""
+
+    def address_for(self, tag: str) -> str:
+        """The configured template filled with `tag`."""
+        return fill_template(self._config.address_template, tag)

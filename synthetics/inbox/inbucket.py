@@ -15,14 +15,12 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from synthetics.inbox._common import (
     as_utc,
     check_address_template,
     check_http_url,
-    fill_template,
     from_epoch_millis,
     header_addresses,
     is_recent,
@@ -32,8 +30,8 @@ from synthetics.inbox._common import (
     split_address,
     text_field,
 )
-from synthetics.inbox._http import HttpApi, new_client
-from synthetics.inbox._wait import Backoff, deadline_after, poll
+from synthetics.inbox._http import TemplateHttpInbox
+from synthetics.inbox._wait import deadline_after, poll
 from synthetics.inbox.base import InboxError, ReceivedEmail
 
 PROVIDER = "inbucket"
@@ -116,30 +114,10 @@ def newest_match(
     return newest if is_recent(received_at(newest), since) else None
 
 
-class InbucketInbox:
+class InbucketInbox(TemplateHttpInbox[InbucketConfig]):
     """The Inbox for Inbucket."""
 
     name = PROVIDER
-
-    def __init__(
-        self,
-        config: InbucketConfig,
-        http: httpx.Client | None = None,
-        *,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._config = config
-        self._owns_client = http is None
-        self._client = http if http is not None else new_client()
-        self._api = HttpApi(PROVIDER, config.url, self._client)
-        self._backoff = backoff or Backoff()
-
-    def __repr__(self) -> str:
-        return f"InbucketInbox(url={self._config.url!r})"
-
-    def address_for(self, tag: str) -> str:
-        """The configured template filled with `tag`."""
-        return fill_template(self._config.address_template, tag)
 
     def wait_for_email(
         self, address: str, *, timeout: float, since: datetime | None = None
@@ -152,11 +130,6 @@ class InbucketInbox:
     def delete(self, email: ReceivedEmail) -> None:
         """Delete one message from its mailbox."""
         self._api.call("DELETE", self._path(email.to, email.id), ok=(200, 404))
-
-    def close(self) -> None:
-        """Close the HTTP client if this inbox made it."""
-        if self._owns_client:
-            self._client.close()
 
     def _path(self, address: str, message_id: str | None = None) -> str:
         path = f"/api/v1/mailbox/{quote(mailbox_name(address), safe='')}"

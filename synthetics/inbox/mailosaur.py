@@ -32,8 +32,8 @@ from synthetics.inbox._common import (
     require,
     text_field,
 )
-from synthetics.inbox._http import HttpApi, new_client
-from synthetics.inbox._wait import Backoff, deadline_after, poll
+from synthetics.inbox._http import HttpApi, HttpInbox
+from synthetics.inbox._wait import deadline_after, poll
 from synthetics.inbox.base import InboxError, ReceivedEmail
 
 PROVIDER = "mailosaur"
@@ -117,32 +117,23 @@ def delay_hint(header: str | None, poll_count: int) -> float:
     return max(pattern[min(poll_count, len(pattern) - 1)], 0) / 1000
 
 
-class MailosaurInbox:
+class MailosaurInbox(HttpInbox[MailosaurConfig]):
     """The Inbox for Mailosaur."""
 
     name = PROVIDER
+    #: The pause (s) the last search's `x-ms-delay` asked for; reset at the start of each wait.
+    _hint = 0.0
 
-    def __init__(
-        self,
-        config: MailosaurConfig,
-        http: httpx.Client | None = None,
-        *,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._config = config
-        self._owns_client = http is None
-        self._client = http if http is not None else new_client()
-        key = config.api_key.get_secret_value()
-        self._api = HttpApi(
+    def _new_api(self, client: httpx.Client) -> HttpApi:
+        key = self._config.api_key.get_secret_value()
+        return HttpApi(
             PROVIDER,
-            config.url,
-            self._client,
+            self._config.url,
+            client,
             auth=httpx.BasicAuth(key, ""),
             headers={"Accept": "application/json"},
             secrets=[key],
         )
-        self._backoff = backoff or Backoff()
-        self._hint = 0.0
 
     def __repr__(self) -> str:
         return f"MailosaurInbox(server_id={self._config.server_id!r}, url={self._config.url!r})"
@@ -168,11 +159,6 @@ class MailosaurInbox:
     def delete(self, email: ReceivedEmail) -> None:
         """Delete one message (204; 404 when it is already gone)."""
         self._api.call("DELETE", self._message_path(email.id), ok=(200, 204, 404))
-
-    def close(self) -> None:
-        """Close the HTTP client if this inbox made it."""
-        if self._owns_client:
-            self._client.close()
 
     @staticmethod
     def _message_path(message_id: str) -> str:

@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-import httpx
 from pydantic import BaseModel, ConfigDict, field_validator
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
@@ -28,15 +27,14 @@ from synthetics.inbox._common import (
     as_utc,
     check_address_template,
     check_http_url,
-    fill_template,
     is_recent,
     parse_timestamp,
     pick_address,
     require,
     text_field,
 )
-from synthetics.inbox._http import HttpApi, new_client
-from synthetics.inbox._wait import Backoff, deadline_after, poll
+from synthetics.inbox._http import TemplateHttpInbox
+from synthetics.inbox._wait import deadline_after, poll
 from synthetics.inbox.base import InboxError, ReceivedEmail
 
 PROVIDER = "mailpit"
@@ -110,30 +108,10 @@ def events_url(url: str) -> str:
     return "ws://" + base[len("http://") :] + "/api/events"
 
 
-class MailpitInbox:
+class MailpitInbox(TemplateHttpInbox[MailpitConfig]):
     """The Inbox for Mailpit (and the sandbox)."""
 
     name = PROVIDER
-
-    def __init__(
-        self,
-        config: MailpitConfig,
-        http: httpx.Client | None = None,
-        *,
-        backoff: Backoff | None = None,
-    ) -> None:
-        self._config = config
-        self._owns_client = http is None
-        self._client = http if http is not None else new_client()
-        self._api = HttpApi(PROVIDER, config.url, self._client)
-        self._backoff = backoff or Backoff()
-
-    def __repr__(self) -> str:
-        return f"MailpitInbox(url={self._config.url!r})"
-
-    def address_for(self, tag: str) -> str:
-        """The configured template filled with `tag`."""
-        return fill_template(self._config.address_template, tag)
 
     def wait_for_email(
         self, address: str, *, timeout: float, since: datetime | None = None
@@ -153,11 +131,6 @@ class MailpitInbox:
             # Mailpit deletes *every* message when IDs is empty: never send that.
             raise ValueError("cannot delete a message without an id")
         self._api.call("DELETE", "/api/v1/messages", json={"IDs": [email.id]}, ok=(200, 404))
-
-    def close(self) -> None:
-        """Close the HTTP client if this inbox made it."""
-        if self._owns_client:
-            self._client.close()
 
     def _poll(self, address: str, since: datetime | None, deadline: float) -> ReceivedEmail | None:
         return poll(lambda: self._find(address, since), deadline=deadline, backoff=self._backoff)

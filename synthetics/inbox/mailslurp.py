@@ -32,7 +32,7 @@ from synthetics.inbox._common import (
     require,
     text_field,
 )
-from synthetics.inbox._http import HttpApi, new_client
+from synthetics.inbox._http import HttpApi, HttpInbox
 from synthetics.inbox._wait import Backoff, deadline_after
 from synthetics.inbox.base import InboxError, ReceivedEmail
 
@@ -91,7 +91,7 @@ def parse_inbox(inbox: Mapping[str, Any]) -> tuple[str, str]:
     return str(require(inbox, "id", PROVIDER)), str(require(inbox, "emailAddress", PROVIDER))
 
 
-class MailSlurpInbox:
+class MailSlurpInbox(HttpInbox[MailSlurpConfig]):
     """The Inbox for MailSlurp: address_for creates an inbox, close deletes them."""
 
     name = PROVIDER
@@ -103,19 +103,18 @@ class MailSlurpInbox:
         *,
         backoff: Backoff | None = None,
     ) -> None:
-        self._config = config
-        self._owns_client = http is None
-        self._client = http if http is not None else new_client()
-        key = config.api_key.get_secret_value()
-        self._api = HttpApi(
+        super().__init__(config, http, backoff=backoff)
+        self._inboxes: dict[str, str] = {}  # address (casefolded) → inbox id
+
+    def _new_api(self, client: httpx.Client) -> HttpApi:
+        key = self._config.api_key.get_secret_value()
+        return HttpApi(
             PROVIDER,
-            config.url,
-            self._client,
+            self._config.url,
+            client,
             headers={"x-api-key": key, "Accept": "application/json"},
             secrets=[key],
         )
-        self._backoff = backoff or Backoff()
-        self._inboxes: dict[str, str] = {}  # address (casefolded) → inbox id
 
     def __repr__(self) -> str:
         return f"MailSlurpInbox(url={self._config.url!r}, inboxes={len(self._inboxes)})"
@@ -180,12 +179,12 @@ class MailSlurpInbox:
                 failures.append(exc)  # kept in the map: a later close() tries it again
             else:
                 del self._inboxes[address]
-        if self._owns_client and not failures:
-            self._client.close()
-        if failures:
-            first = failures[0]
-            raise InboxError(
-                f"could not delete {len(failures)} inbox(es); first: {first}",
-                status=first.status,
-                transient=first.transient,
-            )
+        if not failures:
+            super().close()  # the client, if it is ours
+            return
+        first = failures[0]
+        raise InboxError(
+            f"could not delete {len(failures)} inbox(es); first: {first}",
+            status=first.status,
+            transient=first.transient,
+        )
