@@ -42,7 +42,7 @@ class GatewayMiddleware:
             body = {"message": "An invalid response was received from the upstream server"}
             await JSONResponse(body, status_code=502)(scope, receive, send)
             return
-        if not path.startswith(_KEYLESS):
+        if path.rstrip("/") not in _KEYLESS:
             request = Request(scope)
             key = request.headers.get("apikey") or request.query_params.get("apikey")
             if not key:
