@@ -113,7 +113,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
             active = ", ".join(str(f) for f in faults) or "none"
             print(
                 f"sandbox ready\n  API    {info.api_url}  (auth: /auth/v1, rest: /rest/v1)\n"
-                f"  inbox  {info.inbox_url}  (Mailpit API)\n  SMTP   {info.smtp_host}:"
+                f"  inbox  {info.inbox_url}  (Mailpit API)\n"
+                f"  site   {info.site_url}  (the app's site: /.well-known association files)\n"
+                f"  SMTP   {info.smtp_host}:"
                 f"{info.smtp_port}\n  DB     {info.db_url}\n  faults {active}\n"
                 "  keys   the Supabase CLI demo keys (`--json` prints them)\n"
                 "Ctrl-C stops it.",
@@ -134,7 +136,7 @@ GROUPS = ("auth", "email", "deeplink", "session", "rpc", "security", "cleanup")
 def run_checks(args: argparse.Namespace) -> int:
     """`synthetics run`: validate everything, then hand the checks to pytest."""
     from synthetics import config as config_module
-    from synthetics.runtime import SandboxLauncher, plan
+    from synthetics.runtime import SandboxLauncher, browser_for, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
     run_plan = plan(settings, faults=args.fault, report_dir=args.report_dir)
@@ -152,16 +154,17 @@ def run_checks(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, interrupt)
     # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
     launcher = SandboxLauncher(run_plan).begin() if settings.target.sandbox else None
+    # Chromium too, when the browser checks are in the run.
+    browser = browser_for(run_plan) if "deeplink" in _groups(args.only) else None
     try:
         import pytest
 
-        code = int(
-            pytest.main(
-                _pytest_args(args, settings.target_name), plugins=[launcher] if launcher else []
-            )
-        )
+        plugins = [p for p in (launcher, browser) if p is not None]
+        code = int(pytest.main(_pytest_args(args, settings.target_name), plugins=plugins))
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if browser is not None:
+            browser.close()
         if launcher is not None:
             launcher.stop()
     if code in (0, 1, 2):
@@ -169,6 +172,13 @@ def run_checks(args: argparse.Namespace) -> int:
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
     return 2
+
+
+def _groups(only: str | None) -> set[str]:
+    """The check groups a run selects (`--only`; every group without it)."""
+    if not only:
+        return set(GROUPS)
+    return {g.strip() for g in only.split(",") if g.strip()}
 
 
 def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:

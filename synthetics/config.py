@@ -89,11 +89,59 @@ class AuthConfig(_Strict):
     password_length: Annotated[int, Field(ge=8, le=72)] = 24
 
 
+_APPLE_APP_ID = re.compile(r"^[A-Z0-9]{10}\.[A-Za-z0-9][A-Za-z0-9.-]*$")
+_ANDROID_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
+_SHA256_FINGERPRINT = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$")
+
+
 class DeeplinkConfig(_Strict):
-    """Where the confirmation link must land, and what the app's handler can consume."""
+    """Where the confirmation link must land, what the app's handler can consume, and how the
+    browser and app-link checks look at it.
+
+    `browser`: "auto" runs the browser checks when a Chromium is found (skipped otherwise),
+    "required" makes a missing browser a configuration error (exit 3, before any request),
+    "off" skips them. `browser_path` names the executable instead of searching for one.
+    The app ids are checked in the association files of an https redirect's host.
+    """
 
     redirect: str = "mamapace://auth-callback"
     accepts: Annotated[list[Literal["tokens", "code"]], Field(min_length=1)] = ["tokens", "code"]
+    browser: Literal["auto", "required", "off"] = "auto"
+    browser_path: str = ""
+    apple_app_ids: list[str] = []
+    android_packages: list[str] = []
+    android_sha256_fingerprints: list[str] = []
+
+    @model_validator(mode="after")
+    def _app_links(self) -> DeeplinkConfig:
+        for app_id in self.apple_app_ids:
+            if not _APPLE_APP_ID.match(app_id):
+                raise ValueError(
+                    f"apple_app_ids: {app_id!r} is not TEAMID.bundle.id (a 10-character team id, "
+                    "a dot, the bundle id)"
+                )
+        for package in self.android_packages:
+            if not _ANDROID_PACKAGE.match(package):
+                raise ValueError(f"android_packages: {package!r} is not an Android package name")
+        for fingerprint in self.android_sha256_fingerprints:
+            if not _SHA256_FINGERPRINT.match(fingerprint):
+                raise ValueError(
+                    f"android_sha256_fingerprints: {fingerprint!r} is not a SHA-256 certificate "
+                    "fingerprint (32 hex bytes separated by colons)"
+                )
+        if self.android_sha256_fingerprints and not self.android_packages:
+            raise ValueError("android_sha256_fingerprints need android_packages")
+        if (self.apple_app_ids or self.android_packages) and not self.universal:
+            raise ValueError(
+                f"app ids are checked on an https redirect's host, but redirect "
+                f"{self.redirect!r} is a custom scheme"
+            )
+        return self
+
+    @property
+    def universal(self) -> bool:
+        """Whether the redirect is a web URL (universal link / App Link) rather than a scheme."""
+        return self.redirect.lower().startswith(("https://", "http://"))
 
 
 class RpcConfig(_Strict):

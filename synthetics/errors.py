@@ -6,10 +6,11 @@
     │   └── DatabaseError  the embedded Postgres failed (init, start, bootstrap)
     ├── TransportFailure   a target could not be reached, after retries (clients.http)
     ├── BadResponse        a target answered something its API does not promise (clients.http)
-    └── InboxError         a test inbox provider failed (inbox.base)
+    ├── InboxError         a test inbox provider failed (inbox.base)
+    └── BrowserError       Chromium failed to start or to click (deeplink.browser)
 
-Third-party errors (subprocess, psycopg, OSError) are translated into these at the boundary
-where they happen, so callers never need to know which library failed.
+Third-party errors (subprocess, psycopg, OSError, Playwright) are translated into these at the
+boundary where they happen, so callers never need to know which library failed.
 """
 
 from __future__ import annotations

@@ -4,6 +4,13 @@ Each step runs once per run, on first use, and records whether it worked and why
 prerequisite failed raises `Blocked` naming the root cause, so only checks that truly depend on a
 broken step are blocked. RPC and security checks ask for `signed_in()`: the journey's own user when
 the chain worked, else a pre-confirmed user created through the admin API — they never go blind.
+
+The browser steps use a second throwaway user. A confirmation link works once, and
+deeplink.redirect spends the journey's link over HTTP (its contract: the 303 and its Location, as
+the server sends them), so the browser clicks a link of its own: a real second sign-up and email,
+as a person meets it (an admin-generated link would skip the email whose markup is under test).
+The two checks stay independent: a browser problem never blinds deeplink.redirect or the session
+checks, and a second click on a spent link is something both users can offer deeplink.single_use.
 """
 
 from __future__ import annotations
@@ -18,7 +25,20 @@ from synthetics.clients import pkce
 from synthetics.clients.http import BadResponse, Call, TransportFailure
 from synthetics.clients.supabase import Supabase, error_code, error_message
 from synthetics.config import Settings
-from synthetics.deeplink.redirect import Landing, judge, parse_landing
+from synthetics.deeplink.browser import (
+    BrowserError,
+    BrowserThread,
+    BrowserUnavailable,
+    Click,
+    text_view,
+)
+from synthetics.deeplink.redirect import (
+    Landing,
+    judge,
+    judge_second_click,
+    parse_landing,
+    same_target,
+)
 from synthetics.inbox.base import Inbox, InboxError, ReceivedEmail, find_confirmation_link
 from synthetics.severity import Status
 from synthetics.users import Registry, Throwaway, new_password
@@ -86,6 +106,26 @@ class Session(Outcome):
     user_id: str | None = None
 
 
+@dataclass
+class BrowserClick(Outcome):
+    """The browser user's confirmation link, clicked in Chromium."""
+
+    browser: str = ""  # which browser ran
+    email: Email | None = None  # the browser user's email (its link is spent once answered)
+    click: Click | None = None
+    landing: Landing | None = None
+    screenshot: bytes | None = None  # of the page where a failed click ended
+
+
+@dataclass
+class SecondClick(Outcome):
+    """A second click on a confirmation link that was already used."""
+
+    via: str = ""  # "Chromium" or "HTTP"
+    landing: Landing | None = None
+    screenshot: bytes | None = None
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """A signed-in user for RPC and security checks, and where it came from."""
@@ -121,9 +161,11 @@ class Journey:
         settings: Settings,
         users: Registry,
         run_id: str,
+        browser: BrowserThread | None = None,
         monotonic: Monotonic = time.monotonic,
     ) -> None:
         self.api = api
+        self.browser = browser
         self.inbox = inbox
         self.settings = settings
         self.config = settings.config
@@ -177,8 +219,10 @@ class Journey:
         return result
 
     def _signup(self) -> SignUp:
-        outcome = SignUp("auth.signup")
-        user = self._user("primary")
+        return self._sign_up("primary", SignUp("auth.signup"))
+
+    def _sign_up(self, role: str, outcome: SignUp) -> SignUp:
+        user = self._user(role)
         outcome.user = user
         challenge = None
         if self.config.auth.flow == "pkce":
@@ -248,8 +292,9 @@ class Journey:
         return signup
 
     def _email(self) -> Email:
-        outcome = Email("email.delivery")
-        signup = self._require_signup("email.delivery")
+        return self._await_email(self._require_signup("email.delivery"), Email("email.delivery"))
+
+    def _await_email(self, signup: SignUp, outcome: Email) -> Email:
         assert signup.user is not None
         timeout = self.config.thresholds.email_timeout_s
         found = self.inbox.wait_for_email(signup.user.email, timeout=timeout)
@@ -322,24 +367,29 @@ class Journey:
         outcome = Session("auth.session")
         signup = self.signup()
         if signup.ok and signup.session is not None:
-            tokens = signup.session
-            latency = 0.0
-        else:
-            redirect = self.redirect()
-            if not redirect.ok:
-                root = redirect.blocked_by or "deeplink.redirect"
-                raise Blocked(root, f"blocked: {root} failed ({redirect.message})")
-            assert redirect.landing is not None
-            params = {**redirect.landing.query, **redirect.landing.fragment}
-            if redirect.landing.credential == "code":
-                assert signup.verifier is not None
-                call = self.api.exchange_code(params["code"], signup.verifier)
-                latency = call.elapsed_ms
-                if call.status != 200:
-                    return _failure(outcome, _unexpected(call, "the PKCE code exchange"))
-                tokens = call.json_object()
-            else:
-                tokens, latency = dict(params), 0.0
+            return self._check_session(signup.session, 0.0, signup, outcome)
+        redirect = self.redirect()
+        if not redirect.ok:
+            root = redirect.blocked_by or "deeplink.redirect"
+            raise Blocked(root, f"blocked: {root} failed ({redirect.message})")
+        assert redirect.landing is not None
+        return self._redeem(redirect.landing, signup, outcome)
+
+    def _redeem(self, landing: Landing, signup: SignUp, outcome: Session) -> Session:
+        """What the app does with the deep link: exchange the code (PKCE) or take the tokens."""
+        params = {**landing.query, **landing.fragment}
+        if landing.credential == "code":
+            assert signup.verifier is not None
+            call = self.api.exchange_code(params["code"], signup.verifier)
+            if call.status != 200:
+                return _failure(outcome, _unexpected(call, "the PKCE code exchange"))
+            return self._check_session(call.json_object(), call.elapsed_ms, signup, outcome)
+        return self._check_session(dict(params), 0.0, signup, outcome)
+
+    def _check_session(
+        self, tokens: dict[str, Any], latency: float, signup: SignUp, outcome: Session
+    ) -> Session:
+        """The tokens work: GET /auth/v1/user answers with the signed-up, confirmed user."""
         access, refresh = tokens.get("access_token"), tokens.get("refresh_token")
         if not isinstance(access, str) or not isinstance(refresh, str):
             return _failure(outcome, "the session has no access_token/refresh_token")
@@ -359,6 +409,216 @@ class Journey:
         outcome.access_token, outcome.refresh_token = access, refresh
         outcome.user_id = str(user.get("id"))
         outcome.message = f"session for a confirmed user in {latency:.0f} ms"
+        return outcome
+
+    # -- in a real browser -----------------------------------------------------------------
+
+    def _browser_ready(self) -> str:
+        """Which browser runs; NotApplicable when there is none and none is required."""
+        mode = self.config.deeplink.browser
+        if self.browser is None:
+            why = 'deeplink.browser = "off"' if mode == "off" else "no browser started this run"
+            raise NotApplicable(f"does not apply: {why}")
+        try:
+            return self.browser.ready()
+        except BrowserUnavailable as exc:
+            if mode == "auto":
+                raise NotApplicable(f"skipped: {exc}") from None
+            raise BrowserError(str(exc)) from None
+
+    def browser_signup(self) -> SignUp:
+        """The browser user's sign-up, once the journey's own email shows the pipeline works."""
+        result: SignUp = self._once(
+            "browser_signup",
+            self._browser_signup,
+            lambda m: _failure(SignUp("deeplink.browser"), f"the browser user's sign-up: {m}"),
+        )
+        return result
+
+    def _browser_signup(self) -> SignUp:
+        self._require_email("deeplink.browser")  # a broken sign-up or email blocks, not fails
+        signup = self._sign_up("browser", SignUp("deeplink.browser"))
+        if not signup.ok:
+            signup.message = f"the browser user's sign-up failed: {signup.message}"
+        return signup
+
+    def browser_email(self) -> Email:
+        """The browser user's confirmation email (a second throwaway user: see the module)."""
+        result: Email = self._once(
+            "browser_email",
+            self._browser_email,
+            lambda m: _failure(Email("deeplink.browser"), f"the browser user's email: {m}"),
+        )
+        return result
+
+    def _browser_email(self) -> Email:
+        signup = self.browser_signup()
+        if not signup.ok:
+            return _failure(Email("deeplink.browser"), signup.message, signup.status)
+        email = self._await_email(signup, Email("deeplink.browser"))
+        if not email.ok:
+            email.message = f"the browser user's confirmation email: {email.message}"
+        return email
+
+    def browser_click(self) -> BrowserClick:
+        """Click the browser user's emailed link in Chromium; judge the hand-off to the app and
+        prove the credential it carries gives a session."""
+        result: BrowserClick = self._once(
+            "browser_click",
+            self._browser_click,
+            lambda m: _failure(BrowserClick("deeplink.browser"), m),
+        )
+        return result
+
+    def _browser_click(self) -> BrowserClick:
+        outcome = BrowserClick("deeplink.browser")
+        try:
+            outcome.browser = self._browser_ready()
+            email = self.browser_email()
+            outcome.email = email
+            if not email.ok:
+                return _failure(outcome, email.message, email.status)
+            assert email.email is not None
+            assert self.browser is not None
+            click = self.browser.click(
+                _clickable(email.email, email.link),
+                redirect=self.config.deeplink.redirect,
+                timeout_s=self.config.request_timeout_s,
+            )
+            outcome.click = click
+            problem = self._judge_click(click, outcome)
+            if problem is not None:
+                outcome.screenshot = self.browser.screenshot()
+                return _failure(outcome, f"in {_name(outcome.browser)}: {problem}")
+        except BrowserError as exc:
+            return _failure(outcome, str(exc))
+        assert outcome.landing is not None
+        session = self._redeem(outcome.landing, self.browser_signup(), Session("deeplink.browser"))
+        if not session.ok:
+            return _failure(outcome, f"the browser's hand-off gives no session: {session.message}")
+        outcome.ok = True
+        outcome.message = (
+            f"clicked in {_name(outcome.browser)}: handed {outcome.landing.describe()} to the app "
+            f"in {click.elapsed_ms:.0f} ms; {session.message}"
+        )
+        return outcome
+
+    def _judge_click(self, click: Click, outcome: BrowserClick) -> str | None:
+        """Why the click fails the user (None when it hands the app a usable credential)."""
+        if click.answered:
+            outcome.measurements["latency_ms"] = click.elapsed_ms
+        if click.landing is not None:
+            outcome.landing = parse_landing(click.landing)
+            self.api.redactor.add(*_credentials(outcome.landing))
+            outcome.evidence["final_url"] = outcome.landing.describe()
+        if click.hops and click.hops[0].location is None:
+            return (
+                f"the link answered {click.hops[0].status} instead of redirecting to the app: "
+                "the user is left on an error page"
+            )
+        if outcome.landing is None or click.ending in ("no-link", "unclickable", "timeout"):
+            return click.describe()
+        expected = self.config.deeplink
+        problem = judge(outcome.landing, expected.redirect, expected.accepts)
+        if click.ending == "handoff":
+            return problem
+        problem = problem or click.describe()  # the right URL, yet the browser kept it
+        if click.ending == "page":
+            return f"{problem}; the user is left on that web page"
+        if click.error == "net::ERR_NAME_NOT_RESOLVED" and click.hops:
+            return (
+                f"{problem} (the browser was sent to {outcome.landing.host}, which it did not "
+                "load: the monitor's browser reaches only the target)"
+            )
+        return f"{problem} ({click.error})"
+
+    def second_click(self) -> SecondClick:
+        """Click a link that was already used: no session, only the otp_expired error redirect.
+
+        In the browser when it clicked its link (a person tapping the email's button again),
+        else over HTTP on the journey's link, which deeplink.redirect spent.
+        """
+        result: SecondClick = self._once(
+            "second_click",
+            self._second_click,
+            lambda m: _failure(SecondClick("deeplink.single_use"), m),
+        )
+        return result
+
+    def _spent_browser_link(self) -> BrowserClick | None:
+        if self.browser is None:
+            return None
+        try:
+            first = self.browser_click()
+        except NotApplicable:
+            return None
+        return first if first.click is not None and first.click.answered else None
+
+    def _second_click(self) -> SecondClick:
+        outcome = SecondClick("deeplink.single_use")
+        first = self._spent_browser_link()
+        expected = self.config.deeplink.redirect
+        if first is not None:
+            assert first.email is not None
+            assert first.email.email is not None
+            assert self.browser is not None
+            outcome.via = _name(first.browser)
+            try:
+                click = self.browser.click(
+                    _clickable(first.email.email, first.email.link),
+                    redirect=expected,
+                    timeout_s=self.config.request_timeout_s,
+                )
+            except BrowserError as exc:
+                return _failure(outcome, str(exc))
+            if click.answered:
+                outcome.measurements["latency_ms"] = click.elapsed_ms
+            if not click.answered or click.landing is None:
+                problem: str | None = f"the second click: {click.describe()}"
+            elif click.hops[0].location is None:
+                problem = (
+                    f"a second click on the used link answers {click.hops[0].status} instead of "
+                    "the error redirect: the user is stranded on an error page"
+                )
+            else:
+                outcome.landing = parse_landing(click.landing)
+                problem = judge_second_click(outcome.landing, expected)
+            if problem is not None:
+                outcome.screenshot = self.browser.screenshot()
+        else:
+            redirect = self.redirect()
+            if redirect.landing is None:
+                root = redirect.blocked_by or "deeplink.redirect"
+                raise Blocked(
+                    root, f"blocked: the first click got no redirect ({redirect.message})"
+                )
+            email = self.email()
+            assert email.link is not None
+            outcome.via = "HTTP"
+            call = self.api.follow_link(email.link)
+            outcome.measurements["latency_ms"] = call.elapsed_ms
+            location = call.response.headers.get("location")
+            if call.status not in (301, 302, 303, 307, 308) or not location:
+                problem = (
+                    f"a second click on the used link: {_unexpected(call, 'the link')} instead "
+                    "of the error redirect: the user is stranded on an error page"
+                )
+            else:
+                outcome.landing = parse_landing(location)
+                problem = judge_second_click(outcome.landing, expected)
+        if outcome.landing is not None:
+            self.api.redactor.add(*_credentials(outcome.landing))
+            outcome.evidence["second_click"] = outcome.landing.base
+        if problem is not None:
+            return _failure(outcome, problem)
+        assert outcome.landing is not None
+        outcome.ok = True
+        outcome.message = (
+            f"a second click ({outcome.via}) lands on {outcome.landing.base} with "
+            f"{outcome.landing.error}, and no session"
+        )
+        if not same_target(outcome.landing, expected):
+            outcome.message += f" (not on {expected}: see deeplink.redirect)"
         return outcome
 
     # -- users for the RPC and security checks ----------------------------------------------
@@ -412,6 +672,22 @@ class Journey:
         if not isinstance(token, str):
             raise NotApplicable(f"password sign-in of the {role} user returned no access_token")
         return SignedIn(user, token)
+
+
+def _name(browser: str) -> str:
+    """`Chrome/156.0… at /usr/bin/chromium (PATH)` → `Chrome/156.0…`."""
+    return browser.split(" at ", 1)[0] or "the browser"
+
+
+def _credentials(landing: Landing) -> list[str]:
+    """The secret values a landing carries, for the redactor."""
+    params = {**landing.query, **landing.fragment}
+    return [v for k, v in params.items() if k in ("access_token", "refresh_token", "code") and v]
+
+
+def _clickable(email: ReceivedEmail, link: str | None) -> str:
+    """What a mail client shows: the HTML part, else the text part with its link made clickable."""
+    return email.html if email.html.strip() else text_view(email.text, link)
 
 
 def _link_tokens(link: str) -> list[str]:

@@ -8,6 +8,7 @@ in `config.stash`.
 
 from __future__ import annotations
 
+import base64
 import html
 import time
 from collections.abc import Generator, Iterator
@@ -19,6 +20,7 @@ import pytest
 
 from synthetics import config as config_module
 from synthetics.clients.http import BadResponse, Recorder, TransportFailure
+from synthetics.deeplink.browser import BrowserThread
 from synthetics.errors import ConfigError
 from synthetics.journey import Blocked, Journey, NotApplicable
 from synthetics.results import CheckResult
@@ -41,6 +43,8 @@ _ORDER = (
     "auth.session",
     "auth.signin",
 )
+#: The checks that need Chromium.
+BROWSER_CHECKS = frozenset({"deeplink.browser", "deeplink.single_use"})
 _TAIL = (
     "security.anon_rpc",
     "security.direct_table",
@@ -71,6 +75,7 @@ class CheckRecord:
     started: float = field(default_factory=time.perf_counter)
     blocked_by: str | None = None
     skip_reason: str | None = None
+    attachments: dict[str, bytes] = field(default_factory=dict)
 
     def measure(self, **values: float) -> None:
         """Record measurements (latency_ms, delivery_s, …)."""
@@ -85,6 +90,11 @@ class CheckRecord:
         """Raise the status floor of a passing check (e.g. info for a fallback)."""
         self.declared = status
         self.message = message
+
+    def attach(self, name: str, png: bytes) -> None:
+        """Attach a PNG (a screenshot): left in the report directory and shown in the HTML
+        report. It must not show a secret: the redactor cannot reach into images."""
+        self.attachments[name] = png
 
     def fail(self, message: str, status: Status | None = None) -> None:
         """Fail the check now, optionally with a status other than its default."""
@@ -189,8 +199,15 @@ def pytest_collection_modifyitems(
 def synthetics(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     """The run: target resolved (sandbox started), clients, inbox and journey ready."""
     config = request.config
-    launchers = [p for p in config.pluginmanager.get_plugins() if isinstance(p, SandboxLauncher)]
-    runtime = Runtime(config.stash[PLAN], launcher=launchers[0] if launchers else None)
+    plugins = config.pluginmanager.get_plugins()
+    launchers = [p for p in plugins if isinstance(p, SandboxLauncher)]
+    browsers = [p for p in plugins if isinstance(p, BrowserThread)]  # started by `synthetics run`
+    runtime = Runtime(
+        config.stash[PLAN],
+        launcher=launchers[0] if launchers else None,
+        browser=browsers[0] if browsers else None,
+        want_browser=any(check_id(i) in BROWSER_CHECKS for i in request.session.items),
+    )
     config.stash[RUNTIME] = runtime
     try:
         runtime.open()
@@ -254,6 +271,7 @@ def pytest_runtest_makereport(
         return report
     final = report.when == "call" or (report.when == "setup" and not report.passed)
     if final:
+        _save_attachments(record, runtime.plan.report_dir)
         result = _result(item, record, call, report, runtime)
         runtime.results.append(result)
         report.user_properties.extend(
@@ -261,7 +279,7 @@ def pytest_runtest_makereport(
             + [(k, f"{v:.3f}") for k, v in result.measurements.items()]
         )
         item.stash[_RESULT] = result
-        _html_extras(report, result)
+        _html_extras(report, result, record.attachments)
     _redact_report(report, runtime)
     return report
 
@@ -363,7 +381,18 @@ def _redact_report(report: pytest.TestReport, runtime: Runtime) -> None:
     report.sections = [(title, redact(content)) for title, content in report.sections]
 
 
-def _html_extras(report: pytest.TestReport, result: CheckResult) -> None:
+def _save_attachments(record: CheckRecord, report_dir: Path) -> None:
+    """Leave each attachment in the report directory and name the file in the evidence."""
+    for name, png in record.attachments.items():
+        report_dir.mkdir(parents=True, exist_ok=True)
+        filename = f"{record.id}.{name}.png"
+        (report_dir / filename).write_bytes(png)
+        record.evidence[name] = filename
+
+
+def _html_extras(
+    report: pytest.TestReport, result: CheckResult, attachments: dict[str, bytes]
+) -> None:
     try:
         from pytest_html import extras
     except ImportError:
@@ -378,6 +407,9 @@ def _html_extras(report: pytest.TestReport, result: CheckResult) -> None:
     )
     found = list(getattr(report, "extras", []))
     found.append(extras.html(f"<table class='synthetics'>{cells}</table>"))
+    found += [
+        extras.png(base64.b64encode(png).decode("ascii"), name) for name, png in attachments.items()
+    ]
     report.extras = found  # type: ignore[attr-defined]
 
 

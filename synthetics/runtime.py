@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import TypeAdapter, ValidationError
@@ -21,6 +22,12 @@ from pydantic import TypeAdapter, ValidationError
 from synthetics.clients.http import Http, Recorder, TransportFailure
 from synthetics.clients.supabase import Supabase
 from synthetics.config import Settings
+from synthetics.deeplink.browser import (
+    BrowserThread,
+    find_chromium,
+    missing_reason,
+    playwright_chromium,
+)
 from synthetics.errors import ConfigError
 from synthetics.inbox import InboxConfig, build_inbox
 from synthetics.inbox.base import Inbox
@@ -86,7 +93,62 @@ def plan(
         check_address(
             template.replace("{tag}", "probe"), key="inbox.address_template", source=source
         )
+    _require_browser(settings)
     return Plan(settings, parsed, inbox, report_dir)
+
+
+def _require_browser(settings: Settings) -> None:
+    """With `deeplink.browser = "required"`, a missing browser is a configuration error (exit 3,
+    nothing sent), not a critical deep-link alert: the runbook's rollback plans are for the app."""
+    deeplink = settings.config.deeplink
+    if deeplink.browser != "required":
+        return
+    explicit = deeplink.browser_path
+    # A system Chromium answers without starting Playwright's driver; ask Playwright only if not.
+    if find_chromium(explicit, playwright_path=lambda: None) or find_chromium(
+        explicit, playwright_path=playwright_chromium
+    ):
+        return
+    key = "deeplink.browser_path" if explicit else "deeplink.browser"
+    raise ConfigError(
+        f'deeplink.browser is "required" but {missing_reason(explicit)}',
+        key=key,
+        source=settings.source_of(*key.split(".")),
+    )
+
+
+def browser_for(run_plan: Plan) -> BrowserThread | None:
+    """A Chromium for the browser checks, starting now in the background (None when off).
+
+    It resolves only loopback and the target's host: nothing else is reachable from it.
+    `synthetics run` starts it before pytest loads, next to the sandbox, so it is up by the time
+    the first browser check needs it.
+    """
+    config, target = run_plan.settings.config, run_plan.settings.target
+    if config.deeplink.browser == "off":
+        return None
+    hosts = [] if target.sandbox else [urlsplit(target.url).hostname or ""]
+    return BrowserThread(
+        mode=config.deeplink.browser,
+        explicit_path=config.deeplink.browser_path,
+        allow_hosts=hosts,
+    )
+
+
+def _site_settings(settings: Settings) -> Any:
+    """The sandbox's app site, associated with the configured app ids and callback path."""
+    from synthetics.sandbox.site import SiteSettings
+
+    deeplink, default = settings.config.deeplink, SiteSettings()
+    return SiteSettings(
+        apple_app_ids=tuple(deeplink.apple_app_ids) or default.apple_app_ids,
+        android_packages=tuple(deeplink.android_packages) or default.android_packages,
+        android_sha256_fingerprints=tuple(deeplink.android_sha256_fingerprints)
+        or default.android_sha256_fingerprints,
+        callback_path=(
+            urlsplit(deeplink.redirect).path if deeplink.universal else default.callback_path
+        ),
+    )
 
 
 class SandboxLauncher:
@@ -104,9 +166,8 @@ class SandboxLauncher:
         auth = AuthSettings(
             site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
         )
-        self.sandbox = Sandbox(
-            settings_for_port(SandboxSettings(auth=auth), 0), faults=run_plan.faults
-        )
+        settings = SandboxSettings(auth=auth, site=_site_settings(run_plan.settings))
+        self.sandbox = Sandbox(settings_for_port(settings, 0), faults=run_plan.faults)
         self.elapsed_s = 0.0
         self._done = threading.Event()
         self._info: Any = None
@@ -162,6 +223,9 @@ class Runtime:
     traffic: Recorder = field(default_factory=Recorder)
     sandbox_start_s: float = 0.0
     launcher: SandboxLauncher | None = None
+    #: Whether the run has browser checks to serve (Chromium starts with the run, if not given).
+    want_browser: bool = True
+    browser: BrowserThread | None = None
 
     @property
     def settings(self) -> Settings:
@@ -175,6 +239,8 @@ class Runtime:
         self.run_id = new_run_id(self.started_at)
         config, target = self.settings.config, self.settings.target
         inbox_config = self.plan.inbox
+        if self.browser is None and self.want_browser:
+            self.browser = browser_for(self.plan)  # up while the sandbox starts and we sign up
         if target.sandbox:
             launcher = self.launcher or SandboxLauncher(self.plan).begin()
             self.launcher = launcher
@@ -200,7 +266,16 @@ class Runtime:
             settings=self.settings,
             users=self.users,
             run_id=self.run_id,
+            browser=self.browser,
         )
+
+    def app_site(self) -> str:
+        """Where the redirect's host serves its association files: the sandbox's site stands in
+        for the app's domain in a sandbox run; otherwise the redirect's own origin."""
+        if self.sandbox is not None:
+            return str(self.sandbox.info.site_url)
+        parts = urlsplit(self.settings.config.deeplink.redirect)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def delete_users(self) -> tuple[int, list[str]]:
         """Delete every user this run created; returns (deleted, problems)."""
@@ -237,6 +312,8 @@ class Runtime:
             if self.api is not None and self.users.created():
                 self.delete_users()
         finally:
+            if self.browser is not None:
+                self.browser.close()
             if self.inbox is not None:
                 self.inbox.close()
             if self.http_client is not None:

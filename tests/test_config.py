@@ -124,6 +124,45 @@ BAD = [
     ),
     (["--set", "inbox.address_template=x+{tag}@example.com"], "", "example.com is rejected"),
     (["--only", "auth,dns"], "", "--only: unknown group(s) dns"),
+    (
+        ["--set", "deeplink.browser=maybe"],
+        "",
+        "deeplink.browser (from --set deeplink.browser): Input should be 'auto', 'required' or "
+        "'off'",
+    ),
+    (
+        ["--set", "deeplink.browser=required", "--set", "deeplink.browser_path=/no/chrome"],
+        "",
+        "deeplink.browser_path (from --set deeplink.browser_path): deeplink.browser is "
+        "\"required\" but deeplink.browser_path '/no/chrome' is not an executable file; install "
+        "one with `apt-get install chromium`",
+    ),
+    (
+        ["--set", 'deeplink.apple_app_ids=["ABCDE12345.com.mamapace.app"]'],
+        "",
+        "app ids are checked on an https redirect's host, but redirect "
+        "'mamapace://auth-callback' is a custom scheme",
+    ),
+    (
+        ["--set", 'deeplink.apple_app_ids=["com.mamapace.app"]'],
+        '[deeplink]\nredirect = "https://app.mamapace.com/auth-callback"\n',
+        "apple_app_ids: 'com.mamapace.app' is not TEAMID.bundle.id",
+    ),
+    (
+        ["--set", 'deeplink.android_packages=["mamapace"]'],
+        '[deeplink]\nredirect = "https://app.mamapace.com/auth-callback"\n',
+        "android_packages: 'mamapace' is not an Android package name",
+    ),
+    (
+        ["--set", 'deeplink.android_sha256_fingerprints=["AB:CD"]'],
+        '[deeplink]\nredirect = "https://app.mamapace.com/cb"\nandroid_packages = ["a.b"]\n',
+        "android_sha256_fingerprints: 'AB:CD' is not a SHA-256 certificate fingerprint",
+    ),
+    (
+        ["--set", f'deeplink.android_sha256_fingerprints=["{":".join(["AB"] * 32)}"]'],
+        '[deeplink]\nredirect = "https://app.mamapace.com/cb"\n',
+        "android_sha256_fingerprints need android_packages",
+    ),
     (["--set", "nonsense"], "", "--set expects KEY=VALUE"),
 ]
 

@@ -41,6 +41,12 @@ class Landing:
         return None
 
     @property
+    def error_code(self) -> str | None:
+        """GoTrue's `error_code` (e.g. otp_expired), else the OAuth `error`, if any."""
+        params = {**self.query, **self.fragment}
+        return params.get("error_code") or params.get("error") or None
+
+    @property
     def error(self) -> str | None:
         """GoTrue's error redirect, as `error_code: description`, if this is one."""
         params = {**self.query, **self.fragment}
@@ -49,9 +55,14 @@ class Landing:
         code = params.get("error_code") or params.get("error", "")
         return f"{code}: {params.get('error_description', '')}".strip(": ")
 
+    @property
+    def base(self) -> str:
+        """Scheme, host and path: `mamapace://auth-callback`."""
+        return f"{self.scheme}://{self.host}{self.path}"
+
     def describe(self) -> str:
         """The landing without secret values: `mamapace://auth-callback?code=…#…` keys only."""
-        base = f"{self.scheme}://{self.host}{self.path}"
+        base = self.base
         if self.query:
             base += "?" + "&".join(
                 f"{k}=…" if _secret(k) else f"{k}={v}" for k, v in self.query.items()
@@ -120,5 +131,31 @@ def judge(landing: Landing, expected: str, accepts: Sequence[str]) -> str | None
         return (
             f"the link lands on {landing.describe()} with tokens in the fragment, but the app's "
             f"deep-link handler accepts only {handled}: the user gets no session"
+        )
+    return None
+
+
+def judge_second_click(landing: Landing, expected: str) -> str | None:
+    """Why a second click on a used link is unsafe, or None when it yields only otp_expired.
+
+    The app should get the error (to tell the user the link was used), never a credential. Where
+    it lands is deeplink.redirect's concern, so a landing off the deep link is not judged here.
+    """
+    credential = landing.credential
+    if credential is not None:
+        what = "a PKCE code" if credential == "code" else "session tokens"
+        return (
+            f"a second click on the used link still lands on {landing.describe()} with {what}: "
+            "the link is not single-use"
+        )
+    if landing.error_code is None:
+        return (
+            f"a second click on the used link lands on {landing.describe()} without an error: "
+            "the app cannot tell the user that the link was already used"
+        )
+    if landing.error_code != "otp_expired":
+        return (
+            f"a second click on the used link lands with {landing.error} instead of otp_expired "
+            f"(on {landing.describe()})"
         )
     return None

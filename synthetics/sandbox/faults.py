@@ -30,7 +30,10 @@ FAULTS: dict[str, str | None] = {
     "security.cross_user": None,
     "security.verbose_errors": None,
     "flaky": "N",
+    "site.app_links": "KIND",
 }
+#: How `site.app_links` breaks the association files (see synthetics.sandbox.site).
+APP_LINKS_FAULTS = ("broken_json", "wrong_type", "redirect", "missing_app", "path_uncovered")
 _FUNCTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -77,6 +80,13 @@ def parse_fault(spec: str, *, source: str = "--fault") -> Fault:
         _number(spec, value, integer=False)
     elif name in ("auth.latency", "flaky"):
         _number(spec, value, integer=True)
+    elif name == "site.app_links":
+        if value not in APP_LINKS_FAULTS:
+            raise ConfigError(
+                f"fault {spec!r}: {value!r} is not one of {', '.join(APP_LINKS_FAULTS)}",
+                key="fault",
+                source=source,
+            )
     elif name == "rpc.latency":
         function, _, ms = value.rpartition(":")
         if function and not _FUNCTION.match(function):

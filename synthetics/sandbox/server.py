@@ -32,6 +32,7 @@ from synthetics.sandbox.mail import MailStore, inbox_app, start_smtp
 from synthetics.sandbox.mailer import Mailer
 from synthetics.sandbox.rest import RestService
 from synthetics.sandbox.settings import SandboxSettings
+from synthetics.sandbox.site import site_app
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class SandboxInfo:
     jwt_secret: str
     smtp_host: str
     smtp_port: int
+    #: The app's website: apple-app-site-association, assetlinks.json, the callback page.
+    site_url: str = ""
 
     def contract(self) -> dict[str, str]:
         """The `synthetics sandbox --json` line (contract keys, in order)."""
@@ -60,11 +63,17 @@ class SandboxInfo:
 
 
 def settings_for_port(settings: SandboxSettings, port: int) -> SandboxSettings:
-    """Ports for `--port N`: 0 picks free ports, N keeps the CLI's layout (N, N+1, N+3, N+4)."""
+    """Ports for `--port N`: 0 picks free ports, N keeps the CLI's layout (N, N+1, N+3, N+4; the
+    app's site on N+2, Studio's port in the CLI)."""
     if port == 0:
-        return replace(settings, api_port=0, db_port=0, inbox_port=0, smtp_port=0)
+        return replace(settings, api_port=0, db_port=0, site_port=0, inbox_port=0, smtp_port=0)
     return replace(
-        settings, api_port=port, db_port=port + 1, inbox_port=port + 3, smtp_port=port + 4
+        settings,
+        api_port=port,
+        db_port=port + 1,
+        site_port=port + 2,
+        inbox_port=port + 3,
+        smtp_port=port + 4,
     )
 
 
@@ -144,6 +153,12 @@ class Sandbox:
             "inbox": _listen(host, self.settings.inbox_port, "inbox API"),
         }
         try:
+            sockets["site"] = _listen(host, self.settings.site_port, "app's site")
+        except SandboxError:
+            for sock in sockets.values():
+                sock.close()
+            raise
+        try:
             self.database.start()
         except SandboxError:
             for sock in sockets.values():
@@ -196,6 +211,7 @@ class Sandbox:
         settings, host, db = self.settings, self.settings.host, self.database
         api_port = sockets["api"].getsockname()[1]
         inbox_port = sockets["inbox"].getsockname()[1]
+        site_port = sockets["site"].getsockname()[1]
         api_url = f"http://{host}:{api_port}"
         pools = [
             AsyncConnectionPool(
@@ -242,6 +258,7 @@ class Sandbox:
                     faults=self.faults,
                 ),
                 "inbox": inbox_app(self.mail),
+                "site": site_app(settings.site, self.faults),
             }
             tasks = []
             for name, app in apps.items():
@@ -261,6 +278,7 @@ class Sandbox:
                 jwt_secret=settings.jwt_secret,
                 smtp_host=host,
                 smtp_port=smtp_port,
+                site_url=f"http://{host}:{site_port}",
             )
             self._ready.set()
             await self._stop.wait()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import jwt
 
+from synthetics.sandbox.site import SiteSettings
+
 #: The Supabase CLI's well-known local JWT secret (`supabase start` uses it too). Not a secret.
 DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
 #: Expiry of the CLI's demo API keys (2032-11-12).
@@ -42,9 +44,13 @@ class SandboxSettings:
 
     jwt_secret: str = DEMO_JWT_SECRET
     auth: AuthSettings = field(default_factory=AuthSettings)
+    site: SiteSettings = field(default_factory=SiteSettings)
     host: str = "127.0.0.1"
     api_port: int = 54321
     db_port: int = 54322
+    #: The app's website (association files); where the Supabase CLI puts Studio, which the
+    #: sandbox does not have.
+    site_port: int = 54323
     inbox_port: int = 54324
     smtp_port: int = 54325
 

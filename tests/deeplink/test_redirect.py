@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthetics.deeplink.redirect import judge, parse_landing, same_target
+from synthetics.deeplink.redirect import judge, judge_second_click, parse_landing, same_target
 
 REDIRECT = "mamapace://auth-callback"
 IMPLICIT = (
@@ -70,3 +70,57 @@ def test_same_target_ignores_case_and_trailing_slash() -> None:
     assert not same_target(
         parse_landing("https://app.example.org/cb"), "https://app.example.org/other"
     )
+
+
+#: GoTrue's error redirect for a PKCE link: the error in the query and, escaped once more, the
+#: fragment (`%` → `%25`), as the sandbox and GoTrue send it.
+PKCE_EXPIRED = (
+    "mamapace://auth-callback?error=access_denied&error_code=otp_expired"
+    "&error_description=Email+link+is+invalid+or+has+expired#error=access_denied"
+    "&error_code=otp_expired&error_description=Email%2Blink%2Bis%2Binvalid%2Bor%2Bhas%2Bexpired"
+    "&sb="
+)
+
+
+@pytest.mark.parametrize(
+    ("location", "code", "credential"),
+    [
+        (EXPIRED, "otp_expired", None),
+        (PKCE_EXPIRED, "otp_expired", None),
+        ("mamapace://auth-callback#error=server_error", "server_error", None),
+        (IMPLICIT, None, "tokens"),
+        (PKCE, None, "code"),
+        ("mamapace://auth-callback?code=&error_code=", None, None),
+    ],
+)
+def test_error_and_credential_parsing(
+    location: str, code: str | None, credential: str | None
+) -> None:
+    landing = parse_landing(location)
+    assert landing.error_code == code
+    assert landing.credential == credential
+    assert landing.base == "mamapace://auth-callback"
+
+
+@pytest.mark.parametrize(
+    ("location", "problem"),
+    [
+        (EXPIRED, None),
+        (PKCE_EXPIRED, None),
+        ("https://app.mamapace.com/#error_code=otp_expired", None),  # elsewhere: redirect's job
+        (PKCE, "still lands on mamapace://auth-callback?code=… with a PKCE code"),
+        (IMPLICIT, "with session tokens: the link is not single-use"),
+        ("mamapace://auth-callback", "without an error: the app cannot tell the user"),
+        (
+            "mamapace://auth-callback#error=server_error&error_code=unexpected_failure",
+            "lands with unexpected_failure",
+        ),
+    ],
+)
+def test_judge_second_click(location: str, problem: str | None) -> None:
+    verdict = judge_second_click(parse_landing(location), REDIRECT)
+    if problem is None:
+        assert verdict is None
+    else:
+        assert verdict is not None and problem in verdict
+        assert "aaa" not in verdict and "bbb" not in verdict  # never the token values

@@ -35,6 +35,7 @@ def test_valid_specs(spec: str, expected: Fault) -> None:
         ("auth.latency=1.5", "is not a whole number"),
         ("rpc.latency=bad name:10", "is not a function name"),
         ("rpc.error=x;drop", "is not a function name"),
+        ("site.app_links=wobbly", "'wobbly' is not one of broken_json, wrong_type, redirect"),
     ],
 )
 def test_invalid_specs_name_the_problem(spec: str, message: str) -> None:
@@ -44,7 +45,14 @@ def test_invalid_specs_name_the_problem(spec: str, message: str) -> None:
 
 
 def test_every_documented_fault_parses() -> None:
-    examples = {"SECONDS": "1", "MS": "5", "MS or FUNCTION:MS": "f:5", "FUNCTION": "f", "N": "1"}
+    examples = {
+        "SECONDS": "1",
+        "MS": "5",
+        "MS or FUNCTION:MS": "f:5",
+        "FUNCTION": "f",
+        "N": "1",
+        "KIND": "broken_json",
+    }
     for name, shape in FAULTS.items():
         spec = name if shape is None else f"{name}={examples[shape]}"
         assert parse_fault(spec).name == name
