@@ -21,9 +21,9 @@ import pytest
 from synthetics import config as config_module
 from synthetics.clients.http import BadResponse, Recorder, TransportFailure
 from synthetics.deeplink.browser import BrowserThread
-from synthetics.errors import ConfigError
+from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.journey import Blocked, Journey, NotApplicable
-from synthetics.results import CheckResult
+from synthetics.results import CheckResult, RunResult
 from synthetics.runtime import Plan, Runtime, SandboxLauncher, plan
 from synthetics.severity import Status, evaluate, exit_code, spec_for
 
@@ -267,6 +267,9 @@ def pytest_runtest_makereport(
     report = yield
     runtime = item.config.stash.get(RUNTIME, None)
     record = item.stash.get(OUTCOME, None)
+    cid = check_id(item)
+    if record is None and cid and report.when == "setup" and report.failed:
+        record = CheckRecord(cid)  # the run itself could not start: every check says why
     if runtime is None or record is None:
         return report
     final = report.when == "call" or (report.when == "setup" and not report.passed)
@@ -278,13 +281,9 @@ def pytest_runtest_makereport(
             [("check", result.id), ("status", result.status.value), ("message", result.message)]
             + [(k, f"{v:.3f}") for k, v in result.measurements.items()]
         )
-        item.stash[_RESULT] = result
         _html_extras(report, result, record.attachments)
     _redact_report(report, runtime)
     return report
-
-
-_RESULT = pytest.StashKey[CheckResult]()
 
 
 def _result(
@@ -336,6 +335,8 @@ def _result(
             message = str(error).split("\nassert ")[0].strip() or "assertion failed"
         elif isinstance(error, TransportFailure | BadResponse):
             message = str(error)
+        elif isinstance(error, SyntheticsError) and report.when == "setup":
+            message = f"the run could not start: {error}"
         else:
             message = f"the check itself crashed: {type(error).__name__}: {error}"
         result.status = evaluate(
@@ -444,7 +445,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = exit_code(run.status)
 
 
-_RUN = pytest.StashKey[Any]()
+_RUN = pytest.StashKey[RunResult]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

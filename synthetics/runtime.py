@@ -218,7 +218,6 @@ class Runtime:
     api: Supabase | None = None
     inbox: Inbox | None = None
     journey: Journey | None = None
-    opened_at: float = 0.0
     #: Every request of the run (for the benchmark's critical path) and the sandbox's start time.
     traffic: Recorder = field(default_factory=Recorder)
     sandbox_start_s: float = 0.0
@@ -235,7 +234,6 @@ class Runtime:
     def open(self) -> None:
         """Resolve the target and build clients, inbox and journey."""
         self.started_at = self.clock()
-        self.opened_at = time.monotonic()
         self.run_id = new_run_id(self.started_at)
         config, target = self.settings.config, self.settings.target
         inbox_config = self.plan.inbox
