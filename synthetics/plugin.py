@@ -137,7 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(f"synthetics configuration error: {exc}") from None
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(_HtmlColumns(), "synthetics-html")
+        config.pluginmanager.register(_HtmlColumns(config), "synthetics-html")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -415,7 +415,16 @@ def _html_extras(
 
 
 class _HtmlColumns:
-    """pytest-html columns: the check id and its status (registered only with pytest-html)."""
+    """pytest-html title and columns: run, check id, status (registered only with pytest-html)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_html_report_title(self, report: Any) -> None:
+        # pytest-html asks at session start, before any check: the target is known, the outcome not.
+        plan_ = self.config.stash.get(PLAN, None)
+        if plan_ is not None:
+            report.title = f"synthetic checks of {plan_.settings.target_name}"
 
     @staticmethod
     def pytest_html_results_table_header(cells: list[str]) -> None:
