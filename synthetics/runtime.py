@@ -169,6 +169,7 @@ class SandboxLauncher:
         settings = SandboxSettings(auth=auth, site=_site_settings(run_plan.settings))
         self.sandbox = Sandbox(settings_for_port(settings, 0), faults=run_plan.faults)
         self.elapsed_s = 0.0
+        self.stop_s = 0.0
         self._done = threading.Event()
         self._info: Any = None
         self._error: BaseException | None = None
@@ -198,7 +199,9 @@ class SandboxLauncher:
     def stop(self) -> None:
         """Stop the sandbox (after its start finished, successfully or not)."""
         self._done.wait()
+        started = time.perf_counter()
         self.sandbox.stop()
+        self.stop_s += time.perf_counter() - started
 
 
 @dataclass
