@@ -190,3 +190,20 @@ def test_a_target_answering_garbage_fails_checks_not_the_run(tmp_path: Path) -> 
     assert "not JSON" in health["message"]
     assert "crashed" not in json.dumps(results)
     assert "not-a-real-service-key" not in output
+
+
+def test_a_run_that_cannot_start_says_why_in_every_check(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.checks.broken_start_harness", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["status"] == "critical"
+    # Each check fails with its own severity (cleanup and error_leak are warnings by contract).
+    assert {c["status"] for c in results["checks"]} == {"critical", "warning"}
+    assert all("could not start" in c["message"] for c in results["checks"])
+    assert all("disk full" in c["message"] for c in results["checks"])
