@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from synthetics.clients.http import Http, Recorder, TransportFailure
+from synthetics.clients.http import BadResponse, Http, Recorder, TransportFailure
 from synthetics.clients.supabase import Supabase
 from synthetics.config import Settings
 from synthetics.deeplink.browser import (
@@ -283,6 +283,7 @@ class Runtime:
         deleted, problems = 0, []
         if self.api is None or not self.api.has_admin:
             return 0, [u.email for u in self.users.created()]
+        self._find_unanswered_users()
         for user in self.users.created():
             assert user.id is not None
             try:
@@ -297,6 +298,28 @@ class Runtime:
                 problems.append(f"{user.email}: delete answered {call.status}")
         return deleted, problems
 
+    def _find_unanswered_users(self) -> None:
+        """Ids of users whose sign-up was sent but never answered, from the newest users.
+
+        An interrupt or a timeout can land after the target created the user and before the run
+        read the answer; such a user is among the newest, so the first page finds it.
+        """
+        pending = self.users.unconfirmed_ids()
+        if not pending or self.api is None:
+            return
+        try:
+            call = self.api.admin_newest_users()
+            listed = call.json_object().get("users", []) if call.status == 200 else []
+        except (TransportFailure, BadResponse):
+            return
+        ids = {
+            str(u.get("email", "")).lower(): str(u.get("id"))
+            for u in listed
+            if isinstance(u, dict) and u.get("id")
+        }
+        for user in pending:
+            user.id = ids.get(user.email.lower())
+
     def run_result(self) -> RunResult:
         """The run's results so far."""
         return RunResult(
@@ -310,7 +333,7 @@ class Runtime:
     def close(self) -> None:
         """Best-effort cleanup of users, then stop the sandbox and close clients."""
         try:
-            if self.api is not None and self.users.created():
+            if self.api is not None and self.users.users:
                 self.delete_users()
         finally:
             if self.browser is not None:

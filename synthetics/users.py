@@ -71,6 +71,11 @@ class Registry:
         with self._lock:
             return [u for u in self.users if u.id]
 
+    def unconfirmed_ids(self) -> list[Throwaway]:
+        """Users whose creation was sent but never answered (an interrupt, a timeout)."""
+        with self._lock:
+            return [u for u in self.users if not u.id]
+
     def forget(self, user: Throwaway) -> None:
         """Drop a user once deleted."""
         with self._lock:

@@ -242,6 +242,15 @@ class Supabase:
             headers=self._admin_headers(),
         )
 
+    def admin_newest_users(self, per_page: int = 50) -> Call:
+        """GET /auth/v1/admin/users: the first page, newest first."""
+        return self.http.request(
+            "GET",
+            f"{self.url}/auth/v1/admin/users",
+            params={"page": "1", "per_page": str(per_page)},
+            headers=self._admin_headers(),
+        )
+
     def admin_get_user(self, user_id: str) -> Call:
         """GET /auth/v1/admin/users/<id>."""
         return self.http.request(

@@ -207,3 +207,32 @@ def test_a_run_that_cannot_start_says_why_in_every_check(tmp_path: Path) -> None
     assert {c["status"] for c in results["checks"]} == {"critical", "warning"}
     assert all("could not start" in c["message"] for c in results["checks"])
     assert all("disk full" in c["message"] for c in results["checks"])
+
+
+def test_a_sign_up_whose_answer_was_lost_is_still_cleaned_up(
+    tmp_path: Path, project: Sandbox
+) -> None:
+    """An interrupt can land after the target created the user, before the run read its id."""
+    from synthetics.config import load
+    from synthetics.runtime import Runtime, plan
+    from synthetics.users import Throwaway
+
+    info = project.info
+    config = tmp_path / "synthetics.toml"
+    config.write_text(CONFIG)
+    runtime = Runtime(plan(load(path=config, env=environment(info)), report_dir=tmp_path))
+    runtime.open()
+    try:
+        address = "synthetic+lost-answer@mamapace-synthetics.dev"
+        signed_up = httpx.post(
+            f"{info.api_url}/auth/v1/signup",
+            headers={"apikey": info.anon_key},
+            json={"email": address, "password": "a-long-password", "data": {"synthetic": True}},
+        )
+        assert signed_up.status_code == 200
+        runtime.users.add(Throwaway("primary", address, "a-long-password"))  # id never read
+        deleted, problems = runtime.delete_users()
+    finally:
+        runtime.close()
+    assert (deleted, problems) == (1, [])
+    assert address not in synthetic_users(info)
