@@ -15,10 +15,10 @@ from email.message import EmailMessage
 
 import httpx
 import pytest
-import uvicorn
 
 from synthetics.errors import SandboxError
-from synthetics.sandbox.mail import MailStore, MessageSummary, inbox_app, server_port, start_smtp
+from synthetics.sandbox.mail import MailStore, MessageSummary, inbox_app, start_smtp
+from tests.servers import serve
 
 CONFIRM_LINK = (
     "http://127.0.0.1:54321/auth/v1/verify"
@@ -64,20 +64,6 @@ def digest_email() -> EmailMessage:
     return message
 
 
-class _ReadyServer(uvicorn.Server):
-    """A uvicorn server that sets an event once startup is over, so the fixture never sleeps."""
-
-    def __init__(self, config: uvicorn.Config, ready: threading.Event) -> None:
-        super().__init__(config)
-        self.ready = ready
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets=sockets)
-        finally:
-            self.ready.set()
-
-
 @dataclass
 class MailSandbox:
     """The running mail side: its store, its SMTP port and an HTTP client on its inbox API."""
@@ -104,46 +90,11 @@ class MailSandbox:
 def mail() -> Iterator[MailSandbox]:
     """SMTP and the inbox API on one event loop in a background thread, as the sandbox runs them."""
     store = MailStore()
-    ready = threading.Event()
-    failures: list[BaseException] = []
-    smtp_ports: list[int] = []
-    http_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    http_socket.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(inbox_app(store), log_level="warning", lifespan="off")
-    server = _ReadyServer(config, ready)
-    loop = asyncio.new_event_loop()
-
-    async def serve() -> None:
-        smtp = await start_smtp(store, "127.0.0.1", 0)
-        smtp_ports.append(server_port(smtp))
-        try:
-            await server.serve(sockets=[http_socket])
-        finally:
-            smtp.close()
-            await smtp.wait_closed()
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(serve())
-        except BaseException as exc:
-            failures.append(exc)
-            ready.set()
-        finally:
-            loop.close()
-
-    thread = threading.Thread(target=run, name="mail-sandbox", daemon=True)
-    thread.start()
-    assert ready.wait(timeout=10), "the mail sandbox did not start within 10 s"
-    assert not failures, failures
-    assert server.started, "uvicorn did not start (see its log above)"
-    http_port = http_socket.getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=10) as api:
-        yield MailSandbox(store, smtp_ports[0], api, f"ws://127.0.0.1:{http_port}/api/events")
-    server.should_exit = True
-    thread.join(timeout=10)
-    http_socket.close()
-    assert not thread.is_alive(), "the mail sandbox did not stop within 10 s"
-    assert not failures, failures
+    with serve(inbox_app(store), smtp_store=store) as running:
+        assert running.smtp_port is not None
+        with httpx.Client(base_url=running.url, timeout=10) as api:
+            events = running.url.replace("http://", "ws://") + "/api/events"
+            yield MailSandbox(store, running.smtp_port, api, events)
 
 
 def test_smtp_accepts_with_mailpit_reply(mail: MailSandbox) -> None:
