@@ -280,7 +280,7 @@ class Journey:
         )
         return result
 
-    def _require_signup(self, check_id: str) -> SignUp:
+    def _require_signup(self) -> SignUp:
         signup = self.signup()
         if not signup.ok:
             raise Blocked("auth.signup", f"blocked: auth.signup failed ({signup.message})")
@@ -292,7 +292,7 @@ class Journey:
         return signup
 
     def _email(self) -> Email:
-        return self._await_email(self._require_signup("email.delivery"), Email("email.delivery"))
+        return self._await_email(self._require_signup(), Email("email.delivery"))
 
     def _await_email(self, signup: SignUp, outcome: Email) -> Email:
         assert signup.user is not None
@@ -328,7 +328,7 @@ class Journey:
         )
         return result
 
-    def _require_email(self, check_id: str) -> Email:
+    def _require_email(self) -> Email:
         email = self.email()
         if not email.ok:
             root = email.blocked_by or "email.delivery"
@@ -337,7 +337,7 @@ class Journey:
 
     def _redirect(self) -> Redirect:
         outcome = Redirect("deeplink.redirect")
-        email = self._require_email("deeplink.redirect")
+        email = self._require_email()
         assert email.link is not None
         call = self.api.follow_link(email.link)
         outcome.measurements["latency_ms"] = call.elapsed_ms
@@ -436,7 +436,7 @@ class Journey:
         return result
 
     def _browser_signup(self) -> SignUp:
-        self._require_email("deeplink.browser")  # a broken sign-up or email blocks, not fails
+        self._require_email()  # a broken sign-up or email blocks, not fails
         signup = self._sign_up("browser", SignUp("deeplink.browser"))
         if not signup.ok:
             signup.message = f"the browser user's sign-up failed: {signup.message}"

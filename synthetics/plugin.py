@@ -22,7 +22,7 @@ from synthetics import config as config_module
 from synthetics.clients.http import BadResponse, Recorder, TransportFailure
 from synthetics.deeplink.browser import BrowserThread
 from synthetics.errors import ConfigError, SyntheticsError
-from synthetics.journey import Blocked, Journey, NotApplicable
+from synthetics.journey import Blocked, Journey, NotApplicable, Outcome
 from synthetics.results import CheckResult, RunResult
 from synthetics.runtime import Plan, Runtime, SandboxLauncher, plan
 from synthetics.severity import Status, evaluate, exit_code, spec_for
@@ -99,6 +99,16 @@ class CheckRecord:
     def fail(self, message: str, status: Status | None = None) -> None:
         """Fail the check now, optionally with a status other than its default."""
         raise CheckFailed(message, status)
+
+    def report(self, outcome: Outcome) -> None:
+        """Record a journey step: measurements, message, evidence, screenshot; fail if it did."""
+        self.measure(**outcome.measurements)
+        self.note(outcome.message, **outcome.evidence)
+        screenshot = getattr(outcome, "screenshot", None)
+        if screenshot:
+            self.attach("screenshot", screenshot)
+        if not outcome.ok:
+            self.fail(outcome.message, outcome.status)
 
 
 # -- options and configuration ---------------------------------------------------------------

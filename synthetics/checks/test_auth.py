@@ -45,8 +45,4 @@ def test_settings(synthetics: Runtime, check: CheckRecord) -> None:
 
 @pytest.mark.check("auth.signup")
 def test_signup(journey: Journey, check: CheckRecord) -> None:
-    signup = journey.signup()
-    check.measure(**signup.measurements)
-    check.note(signup.message, **signup.evidence)
-    if not signup.ok:
-        check.fail(signup.message, signup.status)
+    check.report(journey.signup())

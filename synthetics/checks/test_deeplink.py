@@ -12,32 +12,17 @@ from synthetics.runtime import Runtime
 
 @pytest.mark.check("deeplink.redirect")
 def test_redirect(journey: Journey, check: CheckRecord) -> None:
-    redirect = journey.redirect()
-    check.measure(**redirect.measurements)
-    check.note(redirect.message, **redirect.evidence)
-    assert redirect.ok, redirect.message
+    check.report(journey.redirect())
 
 
 @pytest.mark.check("deeplink.browser")
 def test_browser(journey: Journey, check: CheckRecord) -> None:
-    click = journey.browser_click()
-    check.measure(**click.measurements)
-    check.note(click.message, **click.evidence)
-    if click.screenshot:
-        check.attach("screenshot", click.screenshot)
-    if not click.ok:
-        check.fail(click.message, click.status)
+    check.report(journey.browser_click())
 
 
 @pytest.mark.check("deeplink.single_use")
 def test_single_use(journey: Journey, check: CheckRecord) -> None:
-    second = journey.second_click()
-    check.measure(**second.measurements)
-    check.note(second.message, **second.evidence)
-    if second.screenshot:
-        check.attach("screenshot", second.screenshot)
-    if not second.ok:
-        check.fail(second.message, second.status)
+    check.report(journey.second_click())
 
 
 @pytest.mark.check("deeplink.app_links")

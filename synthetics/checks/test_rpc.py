@@ -18,7 +18,4 @@ def rpc_flow(synthetics: Runtime, journey: Journey) -> RpcFlow:
 
 @pytest.mark.check("rpc")
 def test_rpc(rpc_flow: RpcFlow, rpc_function: str, check: CheckRecord) -> None:
-    outcome = rpc_flow.result(rpc_function)
-    check.measure(**outcome.measurements)
-    check.note(outcome.message, **outcome.evidence)
-    assert outcome.ok, outcome.message
+    check.report(rpc_flow.result(rpc_function))

@@ -11,10 +11,7 @@ from synthetics.plugin import CheckRecord
 
 @pytest.mark.check("auth.session")
 def test_session(journey: Journey, check: CheckRecord) -> None:
-    session = journey.session()
-    check.measure(**session.measurements)
-    check.note(session.message, **session.evidence)
-    assert session.ok, session.message
+    check.report(journey.session())
 
 
 @pytest.mark.check("auth.signin")
