@@ -16,6 +16,7 @@ from types import FrameType
 from typing import NoReturn
 
 from synthetics import __version__
+from synthetics.catalog import parse_groups
 from synthetics.errors import ConfigError, SandboxError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
@@ -130,9 +131,6 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-GROUPS = ("auth", "email", "deeplink", "session", "rpc", "security", "cleanup")
-
-
 def run_checks(args: argparse.Namespace) -> int:
     """`synthetics run`: validate everything, then hand the checks to pytest."""
     from synthetics import config as config_module
@@ -140,13 +138,10 @@ def run_checks(args: argparse.Namespace) -> int:
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
     run_plan = plan(settings, faults=args.fault, report_dir=args.report_dir)
-    if args.only:
-        unknown = sorted({g.strip() for g in args.only.split(",")} - set(GROUPS) - {""})
-        if unknown:
-            raise ConfigError(
-                f"unknown group(s) {', '.join(unknown)}; groups: {', '.join(GROUPS)}",
-                key="--only",
-            )
+    try:
+        groups = parse_groups(args.only)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="--only") from None
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt  # pytest stops, fixtures clean up: users deleted, sandbox down
@@ -155,7 +150,7 @@ def run_checks(args: argparse.Namespace) -> int:
     # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
     launcher = SandboxLauncher(run_plan).begin() if settings.target.sandbox else None
     # Chromium too, when the browser checks are in the run.
-    browser = browser_for(run_plan) if "deeplink" in _groups(args.only) else None
+    browser = browser_for(run_plan) if groups is None or "deeplink" in groups else None
     try:
         import pytest
 
@@ -172,13 +167,6 @@ def run_checks(args: argparse.Namespace) -> int:
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
     return 2
-
-
-def _groups(only: str | None) -> set[str]:
-    """The check groups a run selects (`--only`; every group without it)."""
-    if not only:
-        return set(GROUPS)
-    return {g.strip() for g in only.split(",") if g.strip()}
 
 
 def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:

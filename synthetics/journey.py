@@ -40,7 +40,6 @@ from synthetics.deeplink.redirect import (
     same_target,
 )
 from synthetics.inbox.base import Inbox, InboxError, ReceivedEmail, find_confirmation_link
-from synthetics.severity import Status
 from synthetics.users import Registry, Throwaway, new_password
 
 Monotonic = Callable[[], float]
@@ -66,7 +65,7 @@ class Outcome:
     check_id: str
     ok: bool = False
     message: str = ""
-    status: Status | None = None  # a declared severity, e.g. warning for a 429 quota answer
+    reason: str | None = None  # a machine-readable cause (severity.py maps it to a status)
     measurements: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     blocked_by: str | None = None  # set when this step could not run at all
@@ -139,8 +138,8 @@ _O = TypeVar("_O", bound="Outcome")
 _T = TypeVar("_T")
 
 
-def _failure(outcome: _O, message: str, status: Status | None = None) -> _O:
-    outcome.ok, outcome.message, outcome.status = False, message, status
+def _failure(outcome: _O, message: str, reason: str | None = None) -> _O:
+    outcome.ok, outcome.message, outcome.reason = False, message, reason
     return outcome
 
 
@@ -243,7 +242,7 @@ class Journey:
                 outcome,
                 "sign-up refused with 429 over_email_send_rate_limit: the project's email quota "
                 "is spent (quota, not outage); raise the email rate limit or run less often",
-                Status.WARNING,
+                "email_quota",
             )
             return outcome
         if call.status != 200:
@@ -454,7 +453,7 @@ class Journey:
     def _browser_email(self) -> Email:
         signup = self.browser_signup()
         if not signup.ok:
-            return _failure(Email("deeplink.browser"), signup.message, signup.status)
+            return _failure(Email("deeplink.browser"), signup.message, signup.reason)
         email = self._await_email(signup, Email("deeplink.browser"))
         if not email.ok:
             email.message = f"the browser user's confirmation email: {email.message}"
@@ -477,7 +476,7 @@ class Journey:
             email = self.browser_email()
             outcome.email = email
             if not email.ok:
-                return _failure(outcome, email.message, email.status)
+                return _failure(outcome, email.message, email.reason)
             assert email.email is not None
             assert self.browser is not None
             click = self.browser.click(

@@ -19,47 +19,29 @@ from typing import Any
 import pytest
 
 from synthetics import config as config_module
+from synthetics.catalog import CATALOG, browser_checks, order_key, parse_groups, spec_for
 from synthetics.clients.http import BadResponse, Recorder, TransportFailure
 from synthetics.deeplink.browser import BrowserThread
 from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.journey import Blocked, Journey, NotApplicable, Outcome
 from synthetics.results import CheckResult, RunResult
 from synthetics.runtime import Plan, Runtime, SandboxLauncher, plan
-from synthetics.severity import Status, evaluate, exit_code, spec_for
+from synthetics.severity import evaluate, exit_code
+from synthetics.status import Status
 
 PLAN = pytest.StashKey[Plan]()
 RUNTIME = pytest.StashKey[Runtime]()
 OUTCOME = pytest.StashKey["CheckRecord"]()
-GROUP_ORDER = ("auth", "email", "deeplink", "session", "rpc", "security", "cleanup")
-_ORDER = (
-    "auth.health",
-    "auth.settings",
-    "auth.signup",
-    "email.delivery",
-    "deeplink.redirect",
-    "deeplink.browser",
-    "deeplink.single_use",
-    "deeplink.app_links",
-    "auth.session",
-    "auth.signin",
-)
 #: The checks that need Chromium.
-BROWSER_CHECKS = frozenset({"deeplink.browser", "deeplink.single_use"})
-_TAIL = (
-    "security.anon_rpc",
-    "security.direct_table",
-    "security.cross_user",
-    "security.error_leak",
-    "cleanup",
-)
+BROWSER_CHECKS = browser_checks()
 
 
 class CheckFailed(AssertionError):
-    """A check failure with a status of its own (e.g. a warning instead of the default)."""
+    """A check failure with a reason (severity.py maps it to a status)."""
 
-    def __init__(self, message: str, status: Status | None = None) -> None:
+    def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
-        self.status = status
+        self.reason = reason
 
 
 @dataclass
@@ -71,7 +53,6 @@ class CheckRecord:
     measurements: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     message: str = ""
-    declared: Status | None = None
     started: float = field(default_factory=time.perf_counter)
     blocked_by: str | None = None
     skip_reason: str | None = None
@@ -86,19 +67,14 @@ class CheckRecord:
         self.message = message
         self.evidence.update(evidence)
 
-    def declare(self, status: Status, message: str) -> None:
-        """Raise the status floor of a passing check (e.g. info for a fallback)."""
-        self.declared = status
-        self.message = message
-
     def attach(self, name: str, png: bytes) -> None:
         """Attach a PNG (a screenshot): left in the report directory and shown in the HTML
         report. It must not show a secret: the redactor cannot reach into images."""
         self.attachments[name] = png
 
-    def fail(self, message: str, status: Status | None = None) -> None:
-        """Fail the check now, optionally with a status other than its default."""
-        raise CheckFailed(message, status)
+    def fail(self, message: str, reason: str | None = None) -> None:
+        """Fail the check now, with a reason when it is not a plain failure (see severity)."""
+        raise CheckFailed(message, reason)
 
     def report(self, outcome: Outcome) -> None:
         """Record a journey step: measurements, message, evidence, screenshot; fail if it did."""
@@ -108,7 +84,7 @@ class CheckRecord:
         if screenshot:
             self.attach("screenshot", screenshot)
         if not outcome.ok:
-            self.fail(outcome.message, outcome.status)
+            self.fail(outcome.message, outcome.reason)
 
 
 # -- options and configuration ---------------------------------------------------------------
@@ -170,14 +146,13 @@ def check_id(item: pytest.Item) -> str | None:
 
 
 def _rank(item: pytest.Item) -> tuple[int, int]:
-    cid = check_id(item) or ""
-    if cid in _ORDER:
-        return (0, _ORDER.index(cid))
-    if cid.startswith("rpc."):
-        return (1, 0)
-    if cid in _TAIL:
-        return (2, _TAIL.index(cid))
-    return (3, 0)
+    cid = check_id(item)
+    if cid is None:
+        return (len(CATALOG), 0)
+    try:
+        return order_key(cid)
+    except KeyError:
+        return (len(CATALOG), 0)
 
 
 def pytest_collection_modifyitems(
@@ -188,15 +163,16 @@ def pytest_collection_modifyitems(
     if not checks:
         return
     items.sort(key=_rank)  # stable: rpc checks keep the configured order
-    only = config.getoption("--synthetics-only")
-    if only:
-        groups = {g.strip() for g in only.split(",") if g.strip()} | {"cleanup"}
+    try:
+        groups = parse_groups(config.getoption("--synthetics-only"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--synthetics-only: {exc}") from None
+    if groups is not None:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
             cid = check_id(item)
-            group = spec_for(cid).group if cid else ""
-            (keep if not cid or group in groups else drop).append(item)
+            (keep if not cid or spec_for(cid).group in groups else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -321,26 +297,26 @@ def _result(
         )
     thresholds = runtime.settings.config.thresholds
     if report.skipped:
-        reason = _skip_reason(report)
+        skipped_because = _skip_reason(report)
         if record.blocked_by:
             result.status, result.blocked_by = Status.BLOCKED, record.blocked_by
         else:
             result.status = Status.SKIPPED
-        result.message = reason
+        result.message = skipped_because
     elif report.passed:
-        result.status = evaluate(
+        graded = evaluate(
             record.id,
             passed=True,
             measurements=record.measurements,
             thresholds=thresholds,
             attempts=_tries(record),
-            declared=record.declared,
         )
-        if result.status is not Status.OK and _tries(record) > 1 and not record.message:
-            result.message = f"passed after {_tries(record) - 1} retried attempt(s)"
+        result.status, result.reason = graded.status, graded.reason
+        if graded.why:
+            result.message = f"{result.message}; {graded.why}" if result.message else graded.why
     else:
         error = call.excinfo.value if call.excinfo else None
-        declared = error.status if isinstance(error, CheckFailed) else None
+        reason = error.reason if isinstance(error, CheckFailed) else None
         if isinstance(error, AssertionError):
             message = str(error).split("\nassert ")[0].strip() or "assertion failed"
         elif isinstance(error, TransportFailure | BadResponse):
@@ -349,13 +325,14 @@ def _result(
             message = f"the run could not start: {error}"
         else:
             message = f"the check itself crashed: {type(error).__name__}: {error}"
-        result.status = evaluate(
+        graded = evaluate(
             record.id,
             passed=False,
             measurements=record.measurements,
             thresholds=thresholds,
-            declared=declared,
+            reason=reason,
         )
+        result.status, result.reason = graded.status, graded.reason
         result.message = message
     result.message = runtime.redactor.redact(result.message)
     result.evidence = runtime.redactor.redact_any(result.evidence)

@@ -8,7 +8,6 @@ from synthetics.clients.supabase import error_code
 from synthetics.journey import Journey
 from synthetics.plugin import CheckRecord
 from synthetics.runtime import Runtime
-from synthetics.severity import Status
 
 
 @pytest.mark.check("auth.health")
@@ -38,7 +37,7 @@ def test_settings(synthetics: Runtime, check: CheckRecord) -> None:
         check.fail(
             "confirm email is OFF (mailer_autoconfirm): users get a session without confirming "
             "their address; the app's confirmation flow is bypassed",
-            Status.WARNING,
+            "autoconfirm",
         )
     check.note("confirm email on, sign-ups on, email provider on")
 
