@@ -1,12 +1,14 @@
 """`synthetics` command line: a thin layer over the library; library errors become exit codes here.
 
-Exit codes: 0 ok, 1 warning (or a runtime failure), 2 critical, 3 configuration or usage error.
+Exit codes: 0 ok, 1 warning (or a runtime failure), 2 critical, 3 configuration or usage error,
+4 the run did not finish (interrupted; results.json says `"interrupted": true`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -19,7 +21,7 @@ from synthetics import __version__
 from synthetics.catalog import parse_groups
 from synthetics.errors import ConfigError, SandboxError
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run the synthetic checks (default target: the bundled sandbox)",
         description="Run the checks. Exit codes: 0 ok or info, 1 warning, 2 critical, "
-        "3 configuration or usage error (nothing was sent).",
+        "3 configuration or usage error (nothing was sent), 4 the run did not finish.",
     )
     run.add_argument("--target", default=None, help="target name (default: default_target)")
     run.add_argument("--config", type=Path, default=None, help="config file (synthetics.toml)")
@@ -58,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key, e.g. thresholds.email_timeout_s=5 (repeatable)",
     )
     run.add_argument("--report-dir", type=Path, default=Path("reports"), help="output directory")
+    run.add_argument(
+        "--trigger",
+        choices=("schedule", "release", "manual", "ci"),
+        default=None,
+        help="what started the run (default: from GITHUB_EVENT_NAME, else manual)",
+    )
     run.add_argument("pytest_args", nargs="*", help="after `--`: extra pytest arguments")
 
     sandbox = commands.add_parser(
@@ -132,21 +140,31 @@ def run_sandbox(args: argparse.Namespace) -> int:
 
 
 def run_checks(args: argparse.Namespace) -> int:
-    """`synthetics run`: validate everything, then hand the checks to pytest."""
+    """`synthetics run`: validate everything, then hand the checks to pytest.
+
+    pytest's own exit codes never come out as ours: the plugin's verdict is the exit code; when
+    there is none, a usage problem is 3 and anything else means the run did not finish (4).
+    """
     from synthetics import config as config_module
-    from synthetics.runtime import SandboxLauncher, browser_for, plan
+    from synthetics.runtime import RunControl, SandboxLauncher, browser_for, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
-    run_plan = plan(settings, faults=args.fault, report_dir=args.report_dir)
+    run_plan = plan(settings, faults=args.fault, report_dir=args.report_dir, trigger=args.trigger)
     try:
         groups = parse_groups(args.only)
     except ValueError as exc:
         raise ConfigError(str(exc), key="--only") from None
+    _check_report_dir(args.report_dir)
+
+    control = RunControl()
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # pytest stops, fixtures clean up: users deleted, sandbox down
+        # The first signal stops the checks; pytest's teardown then cleans up (users deleted,
+        # browser and sandbox stopped). Later signals must not cut that cleanup short.
+        if control.stop(signal.Signals(signum).name):
+            raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
     launcher = SandboxLauncher(run_plan).begin() if settings.target.sandbox else None
     # Chromium too, when the browser checks are in the run.
@@ -154,19 +172,36 @@ def run_checks(args: argparse.Namespace) -> int:
     try:
         import pytest
 
-        plugins = [p for p in (launcher, browser) if p is not None]
+        plugins = [p for p in (launcher, browser, control) if p is not None]
         code = int(pytest.main(_pytest_args(args, settings.target_name), plugins=plugins))
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if browser is not None:
-            browser.close()
-        if launcher is not None:
-            launcher.stop()
-    if code in (0, 1, 2):
-        return code
+        try:
+            if browser is not None:
+                browser.close()
+            if launcher is not None:
+                launcher.stop()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+    if control.verdict is not None:
+        return control.verdict
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
-    return 2
+    return EXIT_UNFINISHED
+
+
+def _check_report_dir(report_dir: Path) -> None:
+    """The report directory must be a directory we can write (exit 3 before anything is sent)."""
+    if report_dir.exists() and not report_dir.is_dir():
+        raise ConfigError(f"{report_dir} exists and is not a directory", key="--report-dir")
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create {report_dir}: {exc.strerror}", key="--report-dir"
+        ) from None
+    if not os.access(report_dir, os.W_OK):
+        raise ConfigError(f"{report_dir} is not writable", key="--report-dir")
 
 
 def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:
@@ -197,6 +232,8 @@ def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:
         pytest_args += ["--synthetics-fault", item]
     if args.only:
         pytest_args += ["--synthetics-only", args.only]
+    if args.trigger:
+        pytest_args += ["--synthetics-trigger", args.trigger]
     extra: list[str] = list(args.pytest_args)
     return pytest_args + extra
 

@@ -151,18 +151,49 @@ class RpcConfig(_Strict):
 
 
 class SecurityConfig(_Strict):
-    """What the security probes try."""
+    """What the security probes try.
+
+    Every function and table the API exposes is probed (discovered, not listed).
+    `protected_tables` must refuse any direct access, to anon and to users alike;
+    `public_tables` may be read by anon on purpose (none for Mamapace: its runbook revokes all
+    anon access); `schemas` are the exposed schemas the advisor reads.
+    """
 
     protected_tables: list[str] = list(PROTECTED_TABLES)
+    public_tables: list[str] = []
+    schemas: Annotated[list[str], Field(min_length=1)] = ["public"]
+
+
+class CleanupConfig(_Strict):
+    """What a throwaway user leaves besides itself: `table.column` rows that hold its id where
+    nothing cascades from auth.users (Mamapace's `user_profiles` has no foreign key to it)."""
+
+    owned_rows: list[str] = ["user_profiles.id"]
+
+    @model_validator(mode="after")
+    def _identifiers(self) -> CleanupConfig:
+        for spec in self.owned_rows:
+            table, sep, column = spec.partition(".")
+            if not sep or not _IDENTIFIER.match(table) or not _IDENTIFIER.match(column):
+                raise ValueError(f"owned_rows: {spec!r} is not table.column")
+        return self
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class TargetConfig(_Strict):
-    """A Supabase project to watch; `sandbox = true` means the bundled local one."""
+    """A Supabase project to watch; `sandbox = true` means the bundled local one.
+
+    `db_url` (a secret; a read-only role is enough) lets the security advisor read the catalog
+    and the history read the app's own figures.
+    """
 
     sandbox: bool = False
     url: str = ""
     anon_key: SecretStr | None = None
     service_role_key: SecretStr | None = None
+    db_url: SecretStr | None = None
     inbox: dict[str, Any] | None = None
 
     @model_validator(mode="after")
@@ -192,6 +223,7 @@ class Config(_Strict):
     thresholds: Thresholds = Thresholds()
     rpc: RpcConfig = RpcConfig()
     security: SecurityConfig = SecurityConfig()
+    cleanup: CleanupConfig = CleanupConfig()
 
 
 @dataclass(frozen=True)

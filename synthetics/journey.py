@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from synthetics.clients import pkce
 from synthetics.clients.http import BadResponse, Call, TransportFailure
+from synthetics.clients.official import ApiRefused, Official
 from synthetics.clients.supabase import Supabase, error_code, error_message
 from synthetics.config import Settings
 from synthetics.deeplink.browser import (
@@ -39,6 +40,7 @@ from synthetics.deeplink.redirect import (
     parse_landing,
     same_target,
 )
+from synthetics.inbox._wait import Backoff
 from synthetics.inbox.base import Inbox, InboxError, ReceivedEmail, find_confirmation_link
 from synthetics.users import Registry, Throwaway, new_password
 
@@ -69,6 +71,14 @@ class Outcome:
     measurements: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
     blocked_by: str | None = None  # set when this step could not run at all
+
+
+@dataclass
+class Health(Outcome):
+    """Whether Auth and REST answer at all (the outage gate for every other check)."""
+
+    auth_up: bool = False
+    rest_up: bool = False
 
 
 @dataclass
@@ -156,14 +166,17 @@ class Journey:
         self,
         *,
         api: Supabase,
+        official: Official,
         inbox: Inbox,
         settings: Settings,
         users: Registry,
         run_id: str,
         browser: BrowserThread | None = None,
         monotonic: Monotonic = time.monotonic,
+        pause: Callable[[float], None] = time.sleep,
     ) -> None:
         self.api = api
+        self.official = official
         self.browser = browser
         self.inbox = inbox
         self.settings = settings
@@ -171,6 +184,7 @@ class Journey:
         self.users = users
         self.run_id = run_id
         self.monotonic = monotonic
+        self._pause = pause  # between inbox retries, bounded by the email deadline
         self._cache: dict[str, Any] = {}
 
     def _once(
@@ -208,6 +222,46 @@ class Journey:
         """What marks a user as synthetic (the janitor looks for it)."""
         return {"synthetic": True, "synthetics_run_id": self.run_id}
 
+    # -- is the target there at all ---------------------------------------------------------
+
+    def health(self) -> Health:
+        """Auth's health endpoint and REST's root: down = unreachable after retries, or 5xx."""
+        result: Health = self._once("health", self._health)
+        return result
+
+    def _health(self) -> Health:
+        outcome = Health("auth.health")
+        problems: list[str] = []
+        try:
+            auth = self.api.health()
+            outcome.measurements["latency_ms"] = auth.elapsed_ms
+            outcome.auth_up = auth.status < 500
+            if auth.status != 200:
+                problems.append(f"Auth health answered {auth.status}")
+        except TransportFailure as exc:
+            problems.append(f"Auth is unreachable: {exc}")
+        try:
+            rest = self.api.rest_root()
+            outcome.rest_up = rest.status < 500
+            outcome.evidence["rest"] = str(rest.status)
+            if not outcome.rest_up:
+                problems.append(f"REST answered {rest.status}")
+        except TransportFailure as exc:
+            problems.append(f"REST is unreachable: {exc}")
+        if problems:
+            down = not (outcome.auth_up and outcome.rest_up)
+            return _failure(outcome, "; ".join(problems), "target_down" if down else None)
+        outcome.ok = True
+        outcome.message = "Auth and REST answer"
+        return outcome
+
+    def require_up(self, *parts: str) -> None:
+        """Blocked by auth.health when the target's `auth` or `rest` half is down."""
+        health = self.health()
+        down = [p for p in parts if not (health.auth_up if p == "auth" else health.rest_up)]
+        if down:
+            raise Blocked("auth.health", f"blocked: the target is down ({health.message})")
+
     # -- the chain --------------------------------------------------------------------------
 
     def signup(self) -> SignUp:
@@ -218,6 +272,7 @@ class Journey:
         return result
 
     def _signup(self) -> SignUp:
+        self.require_up("auth")
         return self._sign_up("primary", SignUp("auth.signup"))
 
     def _sign_up(self, role: str, outcome: SignUp) -> SignUp:
@@ -296,12 +351,22 @@ class Journey:
     def _await_email(self, signup: SignUp, outcome: Email) -> Email:
         assert signup.user is not None
         timeout = self.config.thresholds.email_timeout_s
-        found = self.inbox.wait_for_email(signup.user.email, timeout=timeout)
+        try:
+            found = self._wait_for_email(signup, outcome, timeout)
+        except InboxError as exc:
+            return _failure(
+                outcome,
+                f"the test inbox ({self.inbox.name}) refused, so delivery is unknown: {exc}; "
+                "this is the monitor's inbox, not the app (check its credentials)",
+                "inbox_error",
+            )
         if found is None:
+            errors = outcome.evidence.get("inbox_errors")
+            seen = f"; the inbox failed meanwhile: {errors}" if errors else ""
             return _failure(
                 outcome,
                 f"no confirmation email for {signup.user.email} within {timeout:g} s "
-                f"(inbox: {self.inbox.name})",
+                f"(inbox: {self.inbox.name}){seen}",
             )
         delivery_s = self.monotonic() - signup.answered_at
         outcome.email = found
@@ -319,6 +384,30 @@ class Journey:
         late = f", later than the {sla:g} s SLA" if delivery_s > sla else ""
         outcome.message = f"'{found.subject}' arrived after {delivery_s:.2f} s{late}"
         return outcome
+
+    def _wait_for_email(
+        self, signup: SignUp, outcome: Email, timeout: float
+    ) -> ReceivedEmail | None:
+        """Wait until the deadline; a transient inbox error is "not yet" (each is recorded), a
+        permanent one (bad credentials, unknown server) raises at once."""
+        assert signup.user is not None
+        deadline = self.monotonic() + timeout
+        errors: list[str] = []
+        pauses = Backoff(first=0.1, cap=2.0).delays()
+        while True:
+            remaining = deadline - self.monotonic()
+            try:
+                return self.inbox.wait_for_email(signup.user.email, timeout=max(remaining, 0))
+            except InboxError as exc:
+                if not exc.transient:
+                    raise
+                errors.append(str(exc))
+                outcome.measurements["inbox_errors"] = len(errors)
+                outcome.evidence["inbox_errors"] = "; ".join(errors[-3:])
+            remaining = deadline - self.monotonic()
+            if remaining <= 0:
+                return None
+            self._pause(min(next(pauses), remaining))
 
     def redirect(self) -> Redirect:
         """Follow the emailed link without following redirects; judge where it lands."""
@@ -628,6 +717,7 @@ class Journey:
         return result
 
     def _signed_in(self) -> SignedIn:
+        self.require_up("auth", "rest")
         try:
             session = self.session()
             if session.ok and session.access_token:
@@ -655,22 +745,15 @@ class Journey:
         """Not applicable (skipped, with the reason) when the admin API cannot provide one."""
         if not self.api.has_admin:
             raise NotApplicable("no service-role key configured: cannot create a second user")
+        self.require_up("auth")
         user = self._user(role)
         user.via = "admin"
         try:
-            created = self.api.admin_create_user(user.email, user.password, self.metadata)
-            if created.status != 200:
-                raise NotApplicable(_unexpected(created, "admin user creation"))
-            user.id = str(created.json_object().get("id"))
-            call = self.api.sign_in(user.email, user.password)
-            if call.status != 200:
-                raise NotApplicable(_unexpected(call, f"password sign-in of the {role} user"))
-            token = call.json_object().get("access_token")
-        except (TransportFailure, BadResponse) as exc:
+            user.id = self.official.create_user(user.email, user.password, self.metadata)
+            tokens = self.official.sign_in(user.email, user.password)
+        except (ApiRefused, TransportFailure, BadResponse) as exc:
             raise NotApplicable(f"the admin API could not provide a {role} user: {exc}") from None
-        if not isinstance(token, str):
-            raise NotApplicable(f"password sign-in of the {role} user returned no access_token")
-        return SignedIn(user, token)
+        return SignedIn(user, tokens.access_token)
 
 
 def _name(browser: str) -> str:

@@ -107,6 +107,8 @@ class RunResult:
     faults: list[str] = field(default_factory=list)
     #: The `[thresholds]` the run was judged by (alerts name them; history's rules read them).
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: Problems of the stages that finished the run (history, alerting…), one line each.
+    notices: list[str] = field(default_factory=list)
     #: Alerts as a file recorded them (from_json); None means derive them from the checks.
     recorded_alerts: list[Alert] | None = None
 
@@ -150,6 +152,7 @@ class RunResult:
             "thresholds": dict(self.thresholds),
             "checks": [c.to_json() for c in self.checks],
             "alerts": [a.to_json() for a in self.alerts],
+            "notices": list(self.notices),
         }
 
     @classmethod
@@ -192,6 +195,7 @@ class RunResult:
                 for k, v in (data.get("thresholds") or {}).items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             },
+            notices=[str(n) for n in data.get("notices") or []],
             recorded_alerts=recorded,
         )
 

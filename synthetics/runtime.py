@@ -7,9 +7,11 @@ also after a failure or an interrupt.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +21,10 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import TypeAdapter, ValidationError
 
-from synthetics.clients.http import BadResponse, Http, Recorder, TransportFailure
+from synthetics import __version__
+from synthetics.catalog import order_key
+from synthetics.clients.http import Http, Recorder, RecordingTransport
+from synthetics.clients.official import Official
 from synthetics.clients.supabase import Supabase
 from synthetics.config import Settings
 from synthetics.deeplink.browser import (
@@ -28,14 +33,22 @@ from synthetics.deeplink.browser import (
     missing_reason,
     playwright_chromium,
 )
-from synthetics.errors import ConfigError
+from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.inbox import InboxConfig, build_inbox
 from synthetics.inbox.base import Inbox
 from synthetics.journey import Journey
 from synthetics.redact import Redactor
 from synthetics.results import CheckResult, RunResult
 from synthetics.sandbox.faults import Fault, parse_faults
-from synthetics.users import Registry, check_address, new_run_id
+from synthetics.severity import evaluate
+from synthetics.users import (
+    CleanupReport,
+    OwnedRows,
+    Registry,
+    check_address,
+    clean_up,
+    new_run_id,
+)
 
 Clock = Callable[[], datetime]
 SANDBOX_INBOX = "http://127.0.0.1:54324"
@@ -54,10 +67,41 @@ class Plan:
     faults: list[Fault]
     inbox: Any  # an InboxConfig model
     report_dir: Path
+    trigger: str = "manual"
+
+
+TRIGGERS = ("schedule", "release", "manual", "ci")
+#: GitHub's event names → what started the run.
+_GITHUB_EVENTS = {
+    "schedule": "schedule",
+    "workflow_dispatch": "manual",
+    "repository_dispatch": "manual",
+    "release": "release",
+}
+
+
+def resolve_trigger(explicit: str | None, env: Mapping[str, str]) -> str:
+    """What started the run: `--trigger`, else GitHub's event (`GITHUB_EVENT_NAME`: schedule →
+    schedule, workflow_dispatch → manual, release → release, any other event → ci), else manual."""
+    if explicit:
+        if explicit not in TRIGGERS:
+            raise ConfigError(
+                f"{explicit!r} is not a trigger; triggers: {', '.join(TRIGGERS)}", key="--trigger"
+            )
+        return explicit
+    event = env.get("GITHUB_EVENT_NAME", "")
+    if not event:
+        return "manual"
+    return _GITHUB_EVENTS.get(event, "ci")
 
 
 def plan(
-    settings: Settings, *, faults: Sequence[str] = (), report_dir: Path = Path("reports")
+    settings: Settings,
+    *,
+    faults: Sequence[str] = (),
+    report_dir: Path = Path("reports"),
+    trigger: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Plan:
     """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
     parsed = parse_faults(faults)
@@ -94,7 +138,8 @@ def plan(
             template.replace("{tag}", "probe"), key="inbox.address_template", source=source
         )
     _require_browser(settings)
-    return Plan(settings, parsed, inbox, report_dir)
+    run_trigger = resolve_trigger(trigger, os.environ if env is None else env)
+    return Plan(settings, parsed, inbox, report_dir, run_trigger)
 
 
 def _require_browser(settings: Settings) -> None:
@@ -204,9 +249,37 @@ class SandboxLauncher:
         self.stop_s += time.perf_counter() - started
 
 
+class RunControl:
+    """`synthetics run`'s handle on the session: how it was stopped and the verdict it gave.
+
+    A pytest plugin object: the checks' plugin tells the run's Runtime how it was stopped, and
+    reads back the exit code when the session ends.
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.verdict: int | None = None
+        self._lock = threading.Lock()
+
+    def stop(self, signal_name: str) -> bool:
+        """Record a stop signal; True only for the first one (which interrupts the checks)."""
+        with self._lock:
+            first = self.signal is None
+            if first:
+                self.signal = signal_name
+            return first
+
+    def pytest_unconfigure(self, config: Any) -> None:
+        """Read the plugin's verdict once the session is over."""
+        from synthetics.plugin import verdict
+
+        self.verdict = verdict(config)
+
+
 @dataclass
 class Runtime:
-    """The resources of one run."""
+    """The resources of one run, created before it starts (the run id is known at once) and
+    opened by the checks' session fixture."""
 
     plan: Plan
     clock: Clock = utcnow
@@ -219,6 +292,7 @@ class Runtime:
     http_client: httpx.Client | None = None
     http: Http | None = None
     api: Supabase | None = None
+    official: Official | None = None
     inbox: Inbox | None = None
     journey: Journey | None = None
     #: Every request of the run (for the benchmark's critical path) and the sandbox's start time.
@@ -228,16 +302,34 @@ class Runtime:
     #: Whether the run has browser checks to serve (Chromium starts with the run, if not given).
     want_browser: bool = True
     browser: BrowserThread | None = None
+    #: Why the run stopped early (`interrupted`, `deadline`) and what to tell about it.
+    stop_reason: str | None = None
+    stop_message: str | None = None
+    cleanup_report: CleanupReport | None = None
+    _recorders: list[Recorder] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            self.run_id = new_run_id(self.clock())
+        self._recorders.append(self.traffic)
 
     @property
     def settings(self) -> Settings:
         """The run's settings."""
         return self.plan.settings
 
+    @contextmanager
+    def recording(self, recorder: Recorder) -> Iterator[Recorder]:
+        """Count every HTTP attempt made while the block runs into `recorder`."""
+        self._recorders.append(recorder)
+        try:
+            yield recorder
+        finally:
+            self._recorders.remove(recorder)
+
     def open(self) -> None:
         """Resolve the target and build clients, inbox and journey."""
         self.started_at = self.clock()
-        self.run_id = new_run_id(self.started_at)
         config, target = self.settings.config, self.settings.target
         inbox_config = self.plan.inbox
         if self.browser is None and self.want_browser:
@@ -257,12 +349,19 @@ class Runtime:
             service = (
                 target.service_role_key.get_secret_value() if target.service_role_key else None
             )
-        self.http_client = httpx.Client(timeout=config.request_timeout_s)
-        self.http = Http(self.http_client, retries=config.retries, recorders=[self.traffic])
+        self.http_client = httpx.Client(
+            timeout=config.request_timeout_s, transport=RecordingTransport(self._recorders)
+        )
+        self.http = Http(self.http_client, retries=config.retries)
         self.api = Supabase(self.http, url, anon, service, self.redactor)
-        self.inbox = build_inbox(inbox_config, http=self.http_client)
+        self.redactor.add(self.db_url)
+        self.official = Official(
+            url, anon, service, http_client=self.http_client, redactor=self.redactor
+        )
+        self.inbox = build_inbox(inbox_config)  # its own client: polls are not check traffic
         self.journey = Journey(
             api=self.api,
+            official=self.official,
             inbox=self.inbox,
             settings=self.settings,
             users=self.users,
@@ -278,63 +377,93 @@ class Runtime:
         parts = urlsplit(self.settings.config.deeplink.redirect)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def delete_users(self) -> tuple[int, list[str]]:
-        """Delete every user this run created; returns (deleted, problems)."""
-        deleted, problems = 0, []
-        if self.api is None or not self.api.has_admin:
-            return 0, [u.email for u in self.users.created()]
+    @property
+    def db_url(self) -> str | None:
+        """The target's database URL (a secret): the sandbox's own, or `db_url` if configured."""
+        if self.sandbox is not None:
+            return str(self.sandbox.info.db_url)
+        secret = self.settings.target.db_url
+        return secret.get_secret_value() if secret is not None else None
+
+    def owned_rows(self) -> list[OwnedRows]:
+        """The profile's rows a throwaway user owns where nothing cascades."""
+        return [OwnedRows.parse(spec) for spec in self.settings.config.cleanup.owned_rows]
+
+    def clean_up(self) -> CleanupReport:
+        """Delete every user this run created and the rows they own; verify nothing is left."""
+        if self.api is None or self.official is None or not self.api.has_admin:
+            report = CleanupReport(left=[u.email for u in self.users.users])
+            report.problems.append("no service-role key configured")
+            self.cleanup_report = report
+            return report
         self._find_unanswered_users()
-        for user in self.users.created():
-            assert user.id is not None
-            try:
-                call = self.api.admin_delete_user(user.id)
-            except TransportFailure as exc:
-                problems.append(f"{user.email}: {exc}")
-                continue
-            if call.status in (200, 204, 404):
-                deleted += call.status != 404
-                self.users.forget(user)
-            else:
-                problems.append(f"{user.email}: delete answered {call.status}")
-        return deleted, problems
+        report = clean_up(
+            self.users, admin=self.official, rows_api=self.api, owned=self.owned_rows()
+        )
+        if self.cleanup_report is not None:  # a second pass (after an interrupt) adds up
+            report.users_deleted += self.cleanup_report.users_deleted
+            for key, count in self.cleanup_report.rows_deleted.items():
+                report.rows_deleted[key] = report.rows_deleted.get(key, 0) + count
+        self.cleanup_report = report
+        return report
+
+    def cleanup_result(self) -> CheckResult:
+        """The cleanup check's result from what the teardown did (the check itself did not run)."""
+        report = self.cleanup_report or CleanupReport()
+        passed, reason, message = report.verdict()
+        graded = evaluate("cleanup", passed=passed, measurements={}, thresholds={}, reason=reason)
+        return CheckResult(
+            id="cleanup",
+            group="cleanup",
+            status=graded.status,
+            message=self.redactor.redact(f"{message} (during the run's teardown)"),
+            reason=graded.reason,
+        )
 
     def _find_unanswered_users(self) -> None:
         """Ids of users whose sign-up was sent but never answered, from the newest users.
 
         An interrupt or a timeout can land after the target created the user and before the run
-        read the answer; such a user is among the newest, so the first page finds it.
+        read the answer; such a user is among the newest, so the first page finds it. A user the
+        target does not list was never created and is forgotten.
         """
         pending = self.users.unconfirmed_ids()
-        if not pending or self.api is None:
+        if not pending or self.official is None:
             return
         try:
-            call = self.api.admin_newest_users()
-            listed = call.json_object().get("users", []) if call.status == 200 else []
-        except (TransportFailure, BadResponse):
-            return
-        ids = {
-            str(u.get("email", "")).lower(): str(u.get("id"))
-            for u in listed
-            if isinstance(u, dict) and u.get("id")
-        }
+            listed = self.official.users_page(1, 50)
+        except SyntheticsError:
+            return  # unknown: they stay in the registry and are reported as possibly left
+        ids = {str(u.get("email", "")).lower(): str(u["id"]) for u in listed if u.get("id")}
         for user in pending:
             user.id = ids.get(user.email.lower())
+            if user.id is None:
+                self.users.forget(user)
 
-    def run_result(self) -> RunResult:
+    def run_result(self, *, interrupted: bool = False) -> RunResult:
         """The run's results so far."""
         return RunResult(
             run_id=self.run_id,
             target=self.settings.target_name,
             started_at=self.started_at or self.clock(),
             finished_at=self.clock(),
-            checks=list(self.results),
+            checks=sorted(self.results, key=lambda r: _result_order(r, self.rpc_order())),
+            interrupted=interrupted,
+            trigger=self.plan.trigger,
+            version=__version__,
+            faults=[str(f) for f in self.plan.faults],
+            thresholds=self.settings.config.thresholds.model_dump(),
         )
 
+    def rpc_order(self) -> dict[str, int]:
+        """Each configured v2 RPC's place in the run."""
+        return {f"rpc.{name}": n for n, name in enumerate(self.settings.config.rpc.functions)}
+
     def close(self) -> None:
-        """Best-effort cleanup of users, then stop the sandbox and close clients."""
+        """Delete whatever users are still left, then stop the sandbox and close clients."""
         try:
-            if self.api is not None and self.users.users:
-                self.delete_users()
+            if self.api is not None and (self.users.users or self.cleanup_report is None):
+                self.clean_up()
         finally:
             if self.browser is not None:
                 self.browser.close()
@@ -345,3 +474,10 @@ class Runtime:
             if self.launcher is not None:
                 self.launcher.stop()
                 self.sandbox = None
+
+
+def _result_order(result: CheckResult, rpc_order: Mapping[str, int]) -> tuple[int, int]:
+    try:
+        return order_key(result.id, rpc_order.get(result.id, 0))
+    except KeyError:
+        return (10_000, 0)

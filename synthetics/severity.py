@@ -17,6 +17,8 @@ Reasons a check may report (anything else is treated as a plain failure):
 | `check_error` | any | warning | the check itself crashed: the monitor's bug, not a finding |
 | `unverified` | cleanup | warning | deletion could not be verified; lists what may be left |
 | `exposed` | security.* | critical | a probe proved access |
+| `anon_grant` | security.direct_table | warning | anon holds a table privilege; no data came out |
+| `advisory` | security.advisor | warning | catalog findings without anon exposure |
 | `slow`, `late`, `retried` | passing checks | by thresholds | graded by a measurement or a retry |
 """
 
@@ -65,6 +67,8 @@ FAILURE_REASONS: dict[tuple[str, str], Status] = {
     ("auth.health", "target_down"): Status.CRITICAL,
     ("email.delivery", "inbox_error"): Status.WARNING,
     ("cleanup", "unverified"): Status.WARNING,
+    ("security.direct_table", "anon_grant"): Status.WARNING,
+    ("security.advisor", "advisory"): Status.WARNING,
     ("*", "inconclusive"): Status.WARNING,
     ("*", "check_error"): Status.WARNING,
 }
@@ -292,7 +296,7 @@ def alerts(checks: Sequence[Judged], thresholds: Any = None) -> list[Alert]:
             else ids and cause.checks[0].message
         )
         if blocked:
-            message = f"{message} [blocks {len(blocked)}: {', '.join(blocked)}]"
+            message = f"{message} [{len(blocked)} dependent check(s) blocked]"
         found.append(
             Alert(
                 severity=cause.severity,

@@ -1,14 +1,23 @@
-"""Throwaway users: addresses with the run id, generated passwords, and who must be deleted."""
+"""Throwaway users: addresses with the run id, generated passwords, who must be deleted, and
+the cleanup that deletes them and the rows they own, then verifies that nothing is left.
+
+Cleanup talks to the target through two small protocols (`AdminUsers`, `OwnedRowsApi`) so the
+same procedure serves the run's `cleanup` check, an interrupted run's teardown and the janitor.
+It never says "verified" unless every deletion was confirmed by asking the target again.
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
 import string
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-from synthetics.errors import ConfigError
+from synthetics.errors import ConfigError, SyntheticsError
 
 #: Domains Supabase's extended email validation rejects (or that bounce): never sign up with them.
 REJECTED_DOMAINS = ("example.com", "example.net", "example.org", "test.com")
@@ -59,6 +68,7 @@ class Registry:
     """Every user the run created, so cleanup can delete them all, even after a failure."""
 
     users: list[Throwaway] = field(default_factory=list)
+    deleted_ids: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, user: Throwaway) -> None:
@@ -77,6 +87,136 @@ class Registry:
             return [u for u in self.users if not u.id]
 
     def forget(self, user: Throwaway) -> None:
-        """Drop a user once deleted."""
+        """Drop a user once deleted (its id stays known, for the rows it owned)."""
         with self._lock:
             self.users = [u for u in self.users if u is not user]
+            if user.id and user.id not in self.deleted_ids:
+                self.deleted_ids.append(user.id)
+
+    def all_ids(self) -> list[str]:
+        """Every id the run's users had, deleted or not (their owned rows go too)."""
+        with self._lock:
+            return list(dict.fromkeys([*self.deleted_ids, *(u.id for u in self.users if u.id)]))
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class OwnedRows:
+    """Rows a throwaway user owns where nothing cascades from auth.users: `table.column`, the
+    column holding the user's id (Mamapace: `user_profiles.id`)."""
+
+    table: str
+    column: str
+
+    @classmethod
+    def parse(cls, spec: str) -> OwnedRows:
+        """`table.column` → OwnedRows (ValueError when it is not two SQL identifiers)."""
+        table, sep, column = spec.partition(".")
+        if not sep or not _IDENTIFIER.match(table) or not _IDENTIFIER.match(column):
+            raise ValueError(f"{spec!r} is not table.column")
+        return cls(table, column)
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+class AdminUsers(Protocol):
+    """The admin users API of a target (raises SyntheticsError when it cannot answer)."""
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete a user; False when it was already gone."""
+        ...
+
+    def user_exists(self, user_id: str) -> bool:
+        """Whether the user still exists."""
+        ...
+
+
+class OwnedRowsApi(Protocol):
+    """Deleting and counting rows by owner with the service role (raises SyntheticsError)."""
+
+    def delete_rows(self, rows: OwnedRows, ids: Sequence[str]) -> int:
+        """Delete the rows whose column is one of `ids`; how many went."""
+        ...
+
+    def count_rows(self, rows: OwnedRows, ids: Sequence[str]) -> int:
+        """How many rows whose column is one of `ids` remain."""
+        ...
+
+
+@dataclass
+class CleanupReport:
+    """What a cleanup did and could prove."""
+
+    users_deleted: int = 0
+    rows_deleted: dict[str, int] = field(default_factory=dict)
+    #: What may be left: addresses of users and `table.column` rows not proven gone.
+    left: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    verified: bool = False
+    #: Whether there was anything to delete (a user the run created, or its id).
+    attempted: bool = False
+
+    def verdict(self) -> tuple[bool, str | None, str]:
+        """(passed, reason, message) for the cleanup check."""
+        rows = sum(self.rows_deleted.values())
+        if self.verified and not self.left and not self.users_deleted and not self.attempted:
+            return True, None, "the run created no throwaway user: nothing to clean up"
+        done = f"deleted {self.users_deleted} throwaway user(s) and {rows} owned row(s)"
+        if self.verified and not self.left:
+            return True, None, f"{done}, and verified that none remain"
+        why = "; ".join(self.problems) or "deletion could not be verified"
+        left = ", ".join(self.left) or "unknown"
+        return False, "unverified", f"{done}; may be left behind: {left} ({why})"
+
+
+def clean_up(
+    registry: Registry,
+    *,
+    admin: AdminUsers,
+    rows_api: OwnedRowsApi,
+    owned: Sequence[OwnedRows],
+) -> CleanupReport:
+    """Delete every user of the run and the rows they own, then verify nothing remains."""
+    report = CleanupReport(attempted=bool(registry.users or registry.deleted_ids))
+    for user in registry.created():
+        assert user.id is not None
+        try:
+            report.users_deleted += admin.delete_user(user.id)
+            registry.forget(user)
+        except SyntheticsError as exc:
+            report.problems.append(f"deleting {user.email}: {exc}")
+    ids = registry.all_ids()
+    for rows in owned if ids else ():
+        try:
+            report.rows_deleted[str(rows)] = rows_api.delete_rows(rows, ids)
+        except SyntheticsError as exc:
+            report.problems.append(f"deleting {rows} rows: {exc}")
+    verified = True
+    for user in registry.users:  # not deleted: certainly left
+        report.left.append(user.email)
+        verified = False
+    for user_id in registry.deleted_ids:
+        try:
+            if admin.user_exists(user_id):
+                report.left.append(f"user {user_id}")
+                report.problems.append(f"user {user_id} still exists after its deletion")
+        except SyntheticsError as exc:
+            report.left.append(f"user {user_id}")
+            report.problems.append(f"verifying user {user_id}: {exc}")
+            verified = False
+    for rows in owned if ids else ():
+        try:
+            remaining = rows_api.count_rows(rows, ids)
+        except SyntheticsError as exc:
+            report.left.append(f"{rows} rows")
+            report.problems.append(f"verifying {rows} rows: {exc}")
+            verified = False
+            continue
+        if remaining:
+            report.left.append(f"{remaining} {rows} row(s)")
+            report.problems.append(f"{remaining} {rows} row(s) still there")
+    report.verified = verified and not report.left
+    return report

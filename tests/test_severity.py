@@ -197,7 +197,7 @@ def test_one_outage_is_one_alert_listing_what_it_blocked() -> None:
     assert len(found) == 1
     assert found[0].check == "auth.health"
     assert found[0].blocked == ("auth.signup", "rpc.get_my_profile_v2", "security.anon_rpc")
-    assert "blocks 3" in found[0].message
+    assert "3 dependent check(s) blocked" in found[0].message
 
 
 def test_failing_rpcs_for_different_reasons_are_different_causes() -> None:

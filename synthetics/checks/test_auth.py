@@ -6,25 +6,19 @@ import pytest
 
 from synthetics.clients.supabase import error_code
 from synthetics.journey import Journey
-from synthetics.plugin import CheckRecord
+from synthetics.plugin.api import CheckRecord
 from synthetics.runtime import Runtime
 
 
 @pytest.mark.check("auth.health")
-def test_health(synthetics: Runtime, check: CheckRecord) -> None:
-    assert synthetics.api is not None
-    auth = synthetics.api.health()
-    check.measure(latency_ms=auth.elapsed_ms)
-    assert auth.status == 200, f"Auth health answered {auth.status}"
-    rest = synthetics.api.rest_root()
-    assert rest.status < 500, f"REST answered {rest.status}"
-    name = auth.json_object().get("name", "?")
-    check.note(f"Auth ({name}) and REST answer", auth=str(auth.status), rest=str(rest.status))
+def test_health(journey: Journey, check: CheckRecord) -> None:
+    check.report(journey.health())
 
 
 @pytest.mark.check("auth.settings")
-def test_settings(synthetics: Runtime, check: CheckRecord) -> None:
+def test_settings(synthetics: Runtime, journey: Journey, check: CheckRecord) -> None:
     assert synthetics.api is not None
+    journey.require_up("auth")
     call = synthetics.api.settings()
     check.measure(latency_ms=call.elapsed_ms)
     assert call.status == 200, f"GET /auth/v1/settings answered {call.status} ({error_code(call)})"

@@ -1,29 +1,28 @@
-"""Every throwaway user of the run is deleted."""
+"""Every throwaway user of the run, and the rows it owns where nothing cascades, is deleted and
+verified gone."""
 
 from __future__ import annotations
 
 import pytest
 
-from synthetics.plugin import CheckRecord
+from synthetics.plugin.api import CheckRecord
 from synthetics.runtime import Runtime
 
 
 @pytest.mark.check("cleanup")
 def test_cleanup(synthetics: Runtime, check: CheckRecord) -> None:
-    api = synthetics.api
-    assert api is not None
-    created = synthetics.users.created()
-    if not api.has_admin:
-        addresses = ", ".join(u.email for u in created) or "none"
+    assert synthetics.api is not None
+    if not synthetics.api.has_admin:
+        addresses = ", ".join(u.email for u in synthetics.users.users) or "none"
         pytest.skip(
             f"no service-role key: cannot delete the run's throwaway users ({addresses}); "
             "delete them in the dashboard or configure service_role_key"
         )
-    ids = [u.id for u in created if u.id]
-    deleted, problems = synthetics.delete_users()
-    assert not problems, "throwaway users left behind: " + "; ".join(problems)
-    for user_id in ids:
-        assert user_id is not None
-        gone = api.admin_get_user(user_id)
-        assert gone.status == 404, f"a deleted user still answers {gone.status}"
-    check.note(f"deleted {deleted} throwaway user(s) and verified they are gone")
+    report = synthetics.clean_up()
+    check.measure(
+        users_deleted=report.users_deleted, rows_deleted=sum(report.rows_deleted.values())
+    )
+    passed, reason, message = report.verdict()
+    if not passed:
+        check.fail(message, reason)
+    check.note(message)

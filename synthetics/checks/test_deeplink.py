@@ -6,7 +6,7 @@ import pytest
 
 from synthetics.deeplink.app_links import Fetched, verify
 from synthetics.journey import Journey, NotApplicable
-from synthetics.plugin import CheckRecord
+from synthetics.plugin.api import CheckRecord
 from synthetics.runtime import Runtime
 
 

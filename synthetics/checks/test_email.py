@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synthetics.journey import Journey
-from synthetics.plugin import CheckRecord
+from synthetics.plugin.api import CheckRecord
 
 
 @pytest.mark.check("email.delivery")

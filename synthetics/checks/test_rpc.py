@@ -6,7 +6,7 @@ import pytest
 
 from synthetics.checks.app_flow import RpcFlow
 from synthetics.journey import Journey
-from synthetics.plugin import CheckRecord
+from synthetics.plugin.api import CheckRecord
 from synthetics.runtime import Runtime
 
 

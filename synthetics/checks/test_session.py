@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from synthetics.clients.supabase import error_code
+from synthetics.clients.official import ApiRefused
 from synthetics.journey import Journey
-from synthetics.plugin import CheckRecord
+from synthetics.plugin.api import CheckRecord
 
 
 @pytest.mark.check("auth.session")
@@ -16,20 +16,19 @@ def test_session(journey: Journey, check: CheckRecord) -> None:
 
 @pytest.mark.check("auth.signin")
 def test_signin(journey: Journey, check: CheckRecord) -> None:
+    """With the official client: it proves the client the app's ecosystem uses works too."""
     signed = journey.signed_in()
     user = signed.user
-    signin = journey.api.sign_in(user.email, user.password)
-    check.measure(latency_ms=signin.elapsed_ms)
-    assert signin.status == 200, f"password sign-in answered {signin.status} ({error_code(signin)})"
-    first = signin.json_object()
-    refresh = first.get("refresh_token")
-    assert isinstance(refresh, str), "sign-in returned no refresh_token"
-    rotated = journey.api.refresh(refresh)
-    assert rotated.status == 200, f"refresh answered {rotated.status} ({error_code(rotated)})"
-    second = rotated.json_object()
-    assert second.get("refresh_token") not in (None, refresh), "the refresh token was not rotated"
-    assert second.get("access_token"), "the refresh returned no access_token"
-    note = "password sign-in, then refresh with rotation"
+    try:
+        first = journey.official.sign_in(user.email, user.password)
+        rotated = journey.official.refresh(first.refresh_token)
+    except ApiRefused as exc:
+        check.fail(str(exc))
+    assert rotated.refresh_token != first.refresh_token, "the refresh token was not rotated"
+    assert rotated.user_id == first.user_id, "the refreshed session belongs to another user"
+    latency = sum(a.elapsed_ms for a in check.recorder.attempts)
+    check.measure(latency_ms=latency)
+    note = "password sign-in, then refresh with rotation (official supabase client)"
     if signed.fallback_reason:
         note += f" ({signed.fallback_reason})"
     check.note(note)

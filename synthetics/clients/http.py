@@ -139,3 +139,36 @@ class Http:
         finally:
             for recorder in self.recorders:
                 recorder.extend(attempts)
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """A transport that records every request's attempt (status or error, time) for whoever is
+    measuring: the requests of a library that owns its own calls (the official client) are timed
+    and counted like ours."""
+
+    def __init__(self, recorders: list[Recorder], inner: httpx.BaseTransport | None = None) -> None:
+        self.recorders = recorders
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send through the inner transport and record the attempt."""
+        started = time.perf_counter()
+        try:
+            response = self.inner.handle_request(request)
+        except httpx.TransportError as exc:
+            self._record(Attempt(None, type(exc).__name__, _ms_since(started)))
+            raise
+        self._record(Attempt(response.status_code, None, _ms_since(started)))
+        return response
+
+    def _record(self, attempt: Attempt) -> None:
+        for recorder in list(self.recorders):
+            recorder.extend([attempt])
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self.inner.close()
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -7,13 +7,15 @@ receives is registered with the run's Redactor.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from synthetics import __version__
-from synthetics.clients.http import Call, Http
+from synthetics.clients.http import BadResponse, Call, Http
 from synthetics.redact import Redactor
+from synthetics.text import one_line
+from synthetics.users import OwnedRows
 
 API_VERSION = "2024-01-01"
 
@@ -44,6 +46,17 @@ def error_message(call: Call) -> str:
             if isinstance(body.get(key), str):
                 return str(body[key])
     return str(body)[:200]
+
+
+def _in(ids: Sequence[str]) -> str:
+    """PostgREST's `in.(…)` filter of uuids (quoted, so any text is safe)."""
+    return "in.(" + ",".join('"' + i.replace('"', "") + '"' for i in ids) + ")"
+
+
+def _refused(call: Call, what: str) -> str:
+    code = error_code(call)
+    detail = f"{code}: " if code else ""
+    return f"{what} answered {call.status} ({detail}{one_line(error_message(call), limit=200)})"
 
 
 @dataclass
@@ -192,6 +205,26 @@ class Supabase:
             json_body=dict(args),
         )
 
+    def rpc_get(self, name: str, params: Mapping[str, str], *, bearer: str | None) -> Call:
+        """GET /rest/v1/rpc/<name>?args: PostgREST runs it in a READ ONLY transaction, so it can
+        read but never change data (the security probes)."""
+        return self.http.request(
+            "GET",
+            f"{self.url}/rest/v1/rpc/{name}",
+            label=f"GET rpc {name}",
+            headers=self._headers(bearer),
+            params=params,
+        )
+
+    def openapi(self) -> Call:
+        """GET /rest/v1/ with the service key: PostgREST's OpenAPI description of everything the
+        API exposes (it follows the caller's privileges)."""
+        headers = self._admin_headers()
+        headers["Accept"] = "application/openapi+json"
+        return self.http.request(
+            "GET", f"{self.url}/rest/v1/", label="GET /rest/v1/ (OpenAPI)", headers=headers
+        )
+
     def table(
         self,
         method: str,
@@ -250,6 +283,50 @@ class Supabase:
             params={"page": "1", "per_page": str(per_page)},
             headers=self._admin_headers(),
         )
+
+    def service_table(
+        self,
+        method: str,
+        table: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        prefer: str | None = None,
+    ) -> Call:
+        """A table request with the service role (cleanup of owned rows)."""
+        headers = self._admin_headers()
+        if prefer:
+            headers["Prefer"] = prefer
+        return self.http.request(
+            method,
+            f"{self.url}/rest/v1/{table}",
+            label=f"{method} /rest/v1/{table} (service role)",
+            headers=headers,
+            params=params,
+        )
+
+    def delete_rows(self, rows: OwnedRows, ids: Sequence[str]) -> int:
+        """Delete the rows whose owner column is one of `ids` (synthetics.users.OwnedRowsApi)."""
+        call = self.service_table(
+            "DELETE",
+            rows.table,
+            params={rows.column: _in(ids), "select": rows.column},
+            prefer="return=representation",
+        )
+        if call.status not in (200, 204):
+            raise BadResponse(_refused(call, f"deleting {rows} rows"))
+        return len(call.json()) if call.status == 200 else 0
+
+    def count_rows(self, rows: OwnedRows, ids: Sequence[str]) -> int:
+        """How many rows whose owner column is one of `ids` remain."""
+        call = self.service_table(
+            "GET", rows.table, params={rows.column: _in(ids), "select": rows.column}
+        )
+        if call.status != 200:
+            raise BadResponse(_refused(call, f"counting {rows} rows"))
+        body = call.json()
+        if not isinstance(body, list):
+            raise BadResponse(f"counting {rows} rows answered {type(body).__name__}, not a list")
+        return len(body)
 
     def admin_get_user(self, user_id: str) -> Call:
         """GET /auth/v1/admin/users/<id>."""

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
+from synthetics.sandbox import openapi
 from synthetics.sandbox.faults import FaultState
 
 SCHEMA = "public"
@@ -764,7 +765,7 @@ class RestService:
             raise RestError(404, "PGRST125", "Invalid path specified in request URL")
         negotiated = self._check_profile(request)
         if not segments:
-            return await self._root(request)
+            return await self._root(request, context)
         if segments[0] == "rpc" and len(segments) == 2:
             return await self._rpc(request, context, segments[1], negotiated)
         return await self._table(request, context, segments[0], negotiated)
@@ -865,16 +866,20 @@ class RestService:
 
     # -- root ---------------------------------------------------------------------------------
 
-    async def _root(self, request: Request) -> Response:
+    async def _root(self, request: Request, context: _Context) -> Response:
         if request.method == "OPTIONS":
             return Response(headers={"Allow": "OPTIONS,GET,HEAD"})
         if request.method not in ("GET", "HEAD"):
             raise RestError(405, "PGRST117", f"Unsupported HTTP method: {request.method}")
-        if not self._functions:
-            await self.reload_schema_cache()
-        paths: dict[str, dict[str, Any]] = {f"/{t}": {} for t in sorted(self._tables)}
-        paths |= {f"/rpc/{f}": {} for f in sorted(self._functions)}
-        document = {"swagger": "2.0", "info": {"title": "sandbox"}, "paths": paths}
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    openapi.OPENAPI_SQL, {"schema": SCHEMA, "role": context.role}
+                )
+                rows = await cur.fetchall()
+        except psycopg.Error as exc:
+            raise self._translate(exc, context, sql.SQL("openapi")) from None
+        document = openapi.document(rows, base_path=request.scope.get("root_path", "") or "/")
         return JSONResponse(document, media_type="application/openapi+json; charset=utf-8")
 
     # -- rpc ----------------------------------------------------------------------------------

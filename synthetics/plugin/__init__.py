@@ -1,0 +1,311 @@
+"""The pytest plugin: options, the run's fixtures, and check outcome → status → outputs.
+
+Checks are ordinary pytest tests marked `@pytest.mark.check("<id>")`. They assert and measure
+through the `check` fixture (`synthetics.plugin.api`); `outcome` turns each test's outcome into a
+status with `severity`; `reporting` keeps secrets and junk out of pytest's own reports; the end of
+the session hands the run to `synthetics.finish`. Plugin state lives in `config.stash`.
+
+A run that does not finish (SIGINT/SIGTERM, `-x`, a deadline) still reports every check: what did
+not run is `blocked` by `interrupted`, cleanup is reported from what the teardown did, and the
+exit code is 4.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from synthetics import config as config_module
+from synthetics.catalog import CATALOG, GROUPS, browser_checks, order_key, parse_groups, spec_for
+from synthetics.deeplink.browser import BrowserThread
+from synthetics.errors import ConfigError
+from synthetics.finish import Finish, finish
+from synthetics.journey import Blocked, Journey, NotApplicable
+from synthetics.plugin.api import CheckFailed, CheckRecord
+from synthetics.plugin.outcome import check_id, not_run, result_for
+from synthetics.plugin.reporting import (
+    HtmlColumns,
+    headline,
+    html_extras,
+    redact_report,
+    save_attachments,
+    terminal_table,
+)
+from synthetics.results import RunResult
+from synthetics.runtime import RunControl, Runtime, SandboxLauncher, plan
+from synthetics.severity import exit_code
+
+__all__ = ["RUNTIME", "CheckFailed", "CheckRecord", "check_id"]
+
+RUNTIME = pytest.StashKey[Runtime]()
+OUTCOME = pytest.StashKey[CheckRecord]()
+RUN = pytest.StashKey[RunResult]()
+#: Our exit code for the session (`verdict`), for `synthetics run` to return.
+EXIT = pytest.StashKey[int]()
+#: The checks that need Chromium.
+BROWSER_CHECKS = browser_checks()
+
+
+# -- options and configuration ---------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """The synthetics option group."""
+    group = parser.getgroup("synthetics", "synthetic checks of a Supabase project")
+    group.addoption("--synthetics-target", default=None, help="target name from the config")
+    group.addoption("--synthetics-config", default=None, help="path of synthetics.toml")
+    group.addoption(
+        "--synthetics-set", action="append", default=[], help="override a config key: KEY=VALUE"
+    )
+    group.addoption(
+        "--synthetics-fault", action="append", default=[], help="sandbox fault NAME[=VALUE]"
+    )
+    group.addoption("--synthetics-only", default=None, help="groups to run, comma-separated")
+    group.addoption("--synthetics-report-dir", default="reports", help="where results.json goes")
+    group.addoption(
+        "--synthetics-trigger",
+        default=None,
+        help="what started the run: schedule, release, manual or ci (default: from "
+        "GITHUB_EVENT_NAME, else manual)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers and validate the run plan (config errors stop before any request)."""
+    config.addinivalue_line("markers", "check(id): the contract id of a synthetic check")
+    for group in GROUPS:
+        config.addinivalue_line("markers", f"{group}: the {group} checks")
+    path = config.getoption("--synthetics-config")
+    try:
+        settings = config_module.load(
+            path=Path(path) if path else None,
+            sets=config.getoption("--synthetics-set"),
+            target=config.getoption("--synthetics-target"),
+        )
+        run_plan = plan(
+            settings,
+            faults=config.getoption("--synthetics-fault"),
+            report_dir=Path(config.getoption("--synthetics-report-dir")),
+            trigger=config.getoption("--synthetics-trigger"),
+        )
+        parse_groups(config.getoption("--synthetics-only"))
+    except (ConfigError, ValueError) as exc:
+        raise pytest.UsageError(f"synthetics configuration error: {exc}") from None
+    plugins = config.pluginmanager.get_plugins()
+    launchers = [p for p in plugins if isinstance(p, SandboxLauncher)]
+    browsers = [p for p in plugins if isinstance(p, BrowserThread)]  # started by `synthetics run`
+    config.stash[RUNTIME] = Runtime(
+        run_plan,
+        launcher=launchers[0] if launchers else None,
+        browser=browsers[0] if browsers else None,
+    )
+    if config.pluginmanager.hasplugin("html"):
+        config.pluginmanager.register(HtmlColumns(settings.target_name), "synthetics-html")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One `rpc.<function>` check per configured v2 RPC."""
+    if "rpc_function" in metafunc.fixturenames:
+        functions = metafunc.config.stash[RUNTIME].settings.config.rpc.functions
+        metafunc.parametrize("rpc_function", functions, ids=functions)
+
+
+def _rank(item: pytest.Item) -> tuple[int, int]:
+    cid = check_id(item)
+    try:
+        return order_key(cid) if cid else (len(CATALOG), 0)
+    except KeyError:
+        return (len(CATALOG), 0)
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Checks in catalogue order, marked with their group; `--synthetics-only` keeps the chosen
+    groups (and cleanup)."""
+    if not any(check_id(i) for i in items):
+        return
+    items.sort(key=_rank)  # stable: rpc checks keep the configured order
+    for item in items:
+        cid = check_id(item)
+        if cid is not None:
+            item.add_marker(spec_for(cid).group)
+    groups = parse_groups(config.getoption("--synthetics-only"))
+    if groups is not None:
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            cid = check_id(item)
+            (keep if not cid or spec_for(cid).group in groups else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+    runtime = config.stash[RUNTIME]
+    runtime.want_browser = any(check_id(i) in BROWSER_CHECKS for i in items)
+
+
+# -- fixtures --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def synthetics(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    """The run: target resolved (sandbox started), clients, inbox and journey ready."""
+    runtime = request.config.stash[RUNTIME]
+    try:
+        runtime.open()
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@pytest.fixture(scope="session")
+def journey(synthetics: Runtime) -> Journey:
+    """The throwaway user's journey (sign-up → email → deep link → session)."""
+    assert synthetics.journey is not None
+    return synthetics.journey
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest, synthetics: Runtime) -> Iterator[CheckRecord]:
+    """The running check's record; every HTTP attempt during the test is counted."""
+    cid = check_id(request.node)
+    if cid is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses `check` without @pytest.mark.check")
+    record = CheckRecord(cid)
+    request.node.stash[OUTCOME] = record
+    with synthetics.recording(record.recorder):
+        yield record
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+
+def _skip_for(item: pytest.Item, exc: Blocked | NotApplicable) -> None:
+    """A blocked or not-applicable check becomes a skip that remembers why."""
+    record = item.stash.get(OUTCOME, None)
+    cid = check_id(item)
+    if record is None and cid is not None:
+        record = item.stash[OUTCOME] = CheckRecord(cid)
+    if isinstance(exc, Blocked):
+        if record is not None:
+            record.blocked_by = exc.root
+        pytest.skip(exc.reason)
+    if record is not None:
+        record.skip_reason = str(exc)
+    pytest.skip(str(exc))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """A fixture that finds the check blocked (the target is down) skips it with the reason."""
+    try:
+        return (yield)
+    except (Blocked, NotApplicable) as exc:
+        _skip_for(item, exc)
+        raise  # not reached: _skip_for raises pytest's skip
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Blocked and not-applicable checks become skips that remember why."""
+    try:
+        return (yield)
+    except (Blocked, NotApplicable) as exc:
+        _skip_for(item, exc)
+        raise  # not reached: _skip_for raises pytest's skip
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Turn the test's outcome into the check's status; redact everything the report carries."""
+    report = yield
+    runtime = item.config.stash.get(RUNTIME, None)
+    record = item.stash.get(OUTCOME, None)
+    cid = check_id(item)
+    if record is None and cid and report.when == "setup" and report.failed:
+        record = CheckRecord(cid)  # the run itself could not start: every check says why
+    if runtime is None or record is None:
+        return report
+    final = report.when == "call" or (report.when == "setup" and not report.passed)
+    if final:
+        save_attachments(record, runtime.plan.report_dir)
+        result = result_for(
+            record,
+            report,
+            call,
+            thresholds=runtime.settings.config.thresholds,
+            redactor=runtime.redactor,
+        )
+        runtime.results.append(result)
+        report.user_properties.extend(
+            [("check", result.id), ("status", result.status.value), ("message", result.message)]
+            + [(k, f"{v:.3f}") for k, v in result.measurements.items()]
+        )
+        html_extras(report, result, record.attachments)
+    redact_report(report, runtime.redactor)
+    return report
+
+
+# -- the end of the run ------------------------------------------------------------------------
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Complete the run (what did not run, cleanup), finish it, and set our exit code.
+
+    This runs after pytest tore the session fixtures down, so the run's cleanup has happened.
+    """
+    config = session.config
+    runtime = config.stash.get(RUNTIME, None)
+    if runtime is None:
+        return
+    if exitstatus == pytest.ExitCode.USAGE_ERROR:
+        return
+    # SIGINT, or SIGTERM turned into KeyboardInterrupt by `synthetics run`, stops the session.
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    controls = [p for p in config.pluginmanager.get_plugins() if isinstance(p, RunControl)]
+    if controls and controls[0].signal and not runtime.stop_message:
+        runtime.stop_message = f"the run was stopped by {controls[0].signal} before this check ran"
+    wanted = [cid for cid in (check_id(i) for i in session.items) if cid]
+    if not wanted and not runtime.results:
+        return
+    done = {r.id for r in runtime.results}
+    missing = [cid for cid in wanted if cid not in done]
+    root = runtime.stop_reason or "interrupted"
+    if missing or interrupted:
+        interrupted = True
+        for cid in missing:
+            if cid == "cleanup" and runtime.cleanup_report is not None:
+                runtime.results.append(runtime.cleanup_result())
+            else:
+                why = runtime.stop_message or "the run was interrupted before this check ran"
+                runtime.results.append(not_run(cid, root, f"not run: {why}"))
+    run = runtime.run_result(interrupted=interrupted)
+    context = Finish(
+        report_dir=runtime.plan.report_dir, redactor=runtime.redactor, settings=runtime.settings
+    )
+    finish(run, context)
+    config.stash[RUN] = run
+    code = exit_code(run.status, interrupted=run.interrupted)
+    config.stash[EXIT] = code
+    session.exitstatus = code
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """A table of every check with its status, timing and message, then the alerts."""
+    run = config.stash.get(RUN, None)
+    if run is None:
+        return
+    terminalreporter.section(headline(run))
+    for line in terminal_table(run):
+        terminalreporter.write_line(line)
+
+
+def verdict(config: pytest.Config) -> int | None:
+    """Our exit code for a finished session (None when the run produced no results)."""
+    return config.stash.get(EXIT, None)
