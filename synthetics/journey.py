@@ -238,8 +238,13 @@ class Journey:
             outcome.auth_up = auth.status < 500
             if auth.status != 200:
                 problems.append(f"Auth health answered {auth.status}")
+            else:
+                name = auth.json_object().get("name")
+                outcome.evidence["auth"] = str(name or "?")
         except TransportFailure as exc:
             problems.append(f"Auth is unreachable: {exc}")
+        except BadResponse as exc:
+            problems.append(str(exc))
         try:
             rest = self.api.rest_root()
             outcome.rest_up = rest.status < 500

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -60,6 +61,16 @@ def synthetic_users(info: SandboxInfo) -> list[str]:
     with psycopg.connect(info.db_url) as conn:
         rows = conn.execute(
             "select email from auth.users where raw_user_meta_data ->> 'synthetic' = 'true'"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def synthetic_profiles(info: SandboxInfo) -> list[str]:
+    """Profiles whose user is gone: the real user_profiles has no foreign key to auth.users."""
+    with psycopg.connect(info.db_url) as conn:
+        rows = conn.execute(
+            "select p.id::text from public.user_profiles p"
+            " where not exists (select 1 from auth.users u where u.id = p.id)"
         ).fetchall()
     return [r[0] for r in rows]
 
@@ -127,8 +138,68 @@ def test_an_interrupted_run_still_deletes_its_users(
         output, _ = run.communicate(timeout=60)
     finally:
         project.set_faults([])
-    assert run.returncode != 0, output
+    assert run.returncode == 4, output  # "the run did not finish", never pytest's own code
     assert synthetic_users(info) == [], output
+    assert synthetic_profiles(info) == [], output
+    results = json.loads((tmp_path / "reports" / "results.json").read_text())
+    assert results["interrupted"] is True
+    by_id = {c["id"]: c for c in results["checks"]}
+    assert by_id["email.delivery"]["status"] == "blocked"
+    assert by_id["email.delivery"]["blocked_by"] == "interrupted"
+    assert signum.name in by_id["email.delivery"]["message"]
+    assert by_id["cleanup"]["status"] == "ok"  # reported from the teardown, and verified
+    assert "verified" in by_id["cleanup"]["message"]
+    assert "INTERRUPTED" in output
+
+
+def test_a_target_that_is_down_is_one_outage_not_a_security_incident(tmp_path: Path) -> None:
+    """Nothing listens on the target's port: auth.health is critical, everything that needs the
+    target is blocked by it, and no security check is critical."""
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "synthetics.toml"
+    config.write_text(
+        "retries = 1\nrequest_timeout_s = 2\n"
+        f'[targets.down]\nurl = "http://127.0.0.1:{port}"\n'
+        'anon_key = "anon-key-of-a-down-project"\n'
+        'service_role_key = "service-key-of-a-down-project"\n'
+        f'[targets.down.inbox]\nprovider = "mailpit"\nurl = "http://127.0.0.1:{port}"\n'
+        'address_template = "synthetic+{tag}@mamapace-synthetics.dev"\n'
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synthetics.cli",
+            "run",
+            "--config",
+            str(config),
+            "--target",
+            "down",
+            "--report-dir",
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output
+    results = json.loads((tmp_path / "reports" / "results.json").read_text())
+    by_id = {c["id"]: c for c in results["checks"]}
+    assert by_id["auth.health"]["status"] == "critical"
+    assert by_id["auth.health"]["reason"] == "target_down"
+    security = {k: v for k, v in by_id.items() if k.startswith("security.")}
+    assert security and all(c["status"] == "blocked" for c in security.values()), security
+    assert all(c["blocked_by"] == "auth.health" for c in security.values())
+    assert by_id["rpc.get_home_feed_v2"]["blocked_by"] == "auth.health"
+    assert by_id["cleanup"]["status"] == "ok"
+    assert "nothing to clean up" in by_id["cleanup"]["message"]
+    # One outage is one alert, listing what it blocked.
+    assert [a["check"] for a in results["alerts"]] == ["auth.health"]
+    assert "security.anon_rpc" in results["alerts"][0]["blocked"]
+    assert "Security Incident" not in output
 
 
 class Garbage(BaseHTTPRequestHandler):
@@ -231,8 +302,8 @@ def test_a_sign_up_whose_answer_was_lost_is_still_cleaned_up(
         )
         assert signed_up.status_code == 200
         runtime.users.add(Throwaway("primary", address, "a-long-password"))  # id never read
-        deleted, problems = runtime.delete_users()
+        report = runtime.clean_up()
     finally:
         runtime.close()
-    assert (deleted, problems) == (1, [])
+    assert (report.users_deleted, report.problems, report.verified) == (1, [], True)
     assert address not in synthetic_users(info)
