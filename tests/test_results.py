@@ -87,7 +87,7 @@ def test_what_is_not_a_run_is_refused_with_a_reason(document: object) -> None:
 def test_a_file_that_is_not_json_names_itself(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
     path.write_bytes(b"\xff not json")
-    with pytest.raises(ResultsError, match="results.json"):
+    with pytest.raises(ResultsError, match=r"results\.json"):
         RunResult.read(path)
 
 

@@ -78,5 +78,5 @@ def test_cleanup_says_verified_only_when_it_was(
 
 @pytest.mark.parametrize("spec", ["user_profiles", "a.b.c", "1x.id", "t.col;drop", ""])
 def test_owned_rows_are_two_identifiers(spec: str) -> None:
-    with pytest.raises(ValueError, match="table.column"):
+    with pytest.raises(ValueError, match=r"table\.column"):
         OwnedRows.parse(spec)
