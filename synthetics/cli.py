@@ -24,6 +24,21 @@ from synthetics.errors import ConfigError, SandboxError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4
 
 
+#: `synthetics run --help`'s examples; tests/test_examples.py runs each one against the sandbox.
+RUN_EXAMPLES = """examples:
+  synthetics run
+      every check against the bundled sandbox
+  synthetics run --only rpc,security
+      the v2 RPCs and the security probes (their prerequisites run as needed)
+  synthetics run --fault email.drop --set thresholds.email_timeout_s=5 --set thresholds.email_sla_s=2
+      rehearse a lost confirmation email without waiting the default 120 s
+  synthetics run --fault security.anon_grant
+      rehearse the runbook's security incident (exit 2)
+  synthetics run --target staging
+      a real project: its URL and keys come from the environment (see synthetics.toml)
+"""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that exits 3 (usage error), as the contract says, instead of 2."""
 
@@ -44,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the synthetic checks (default target: the bundled sandbox)",
         description="Run the checks. Exit codes: 0 ok or info, 1 warning, 2 critical, "
         "3 configuration or usage error (nothing was sent), 4 the run did not finish.",
+        epilog=RUN_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--target", default=None, help="target name (default: default_target)")
     run.add_argument("--config", type=Path, default=None, help="config file (synthetics.toml)")
