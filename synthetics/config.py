@@ -77,7 +77,11 @@ class Thresholds(_Strict):
         if self.rpc_info_ms > self.rpc_warning_ms:
             raise ValueError("rpc_info_ms must not exceed rpc_warning_ms")
         if self.email_sla_s > self.email_timeout_s:
-            raise ValueError("email_sla_s must not exceed email_timeout_s")
+            raise ValueError(
+                f"email_sla_s ({self.email_sla_s:g}) must not exceed email_timeout_s "
+                f"({self.email_timeout_s:g}): lower both, e.g. thresholds.email_sla_s="
+                f"{max(self.email_timeout_s / 2, 0.001):g}"
+            )
         return self
 
 

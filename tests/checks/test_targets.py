@@ -307,3 +307,92 @@ def test_a_sign_up_whose_answer_was_lost_is_still_cleaned_up(
         runtime.close()
     assert (report.users_deleted, report.problems, report.verified) == (1, [], True)
     assert address not in synthetic_users(info)
+
+
+class InboxProxy(BaseHTTPRequestHandler):
+    """A test inbox in trouble: in front of the real Mailpit API, it answers `status` to the
+    first `failures` requests (all of them when failures < 0), then forwards."""
+
+    upstream = ""
+    status = 503
+    failures = 0
+    seen = 0
+    lock = threading.Lock()
+
+    def _forward(self) -> None:
+        with self.lock:
+            api = self.path.startswith("/api/v1/")  # the event stream just falls back to polling
+            type(self).seen += api
+            failing = api and (self.failures < 0 or self.seen <= self.failures)
+        if failing:
+            body = b'{"error": "service unavailable"}'
+            self.send_response(self.status)
+        else:
+            answer = httpx.request(self.command, self.upstream + self.path, timeout=10)
+            body = answer.content
+            self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_DELETE = _forward
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def run_with_inbox_proxy(
+    tmp_path: Path, info: SandboxInfo, *, status: int, failures: int
+) -> dict[str, object]:
+    handler = type(
+        "Proxy", (InboxProxy,), {"upstream": info.inbox_url, "status": status,
+                                 "failures": failures, "seen": 0}
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = environment(info)
+        env["LOCAL_INBOX_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+        config = tmp_path / "synthetics.toml"
+        config.write_text(CONFIG.replace("email_timeout_s = 60", "email_timeout_s = 20\nemail_sla_s = 10"))
+        result = subprocess.run(
+            [
+                sys.executable, "-m", "synthetics.cli", "run", "--config", str(config),
+                "--only", "email", "--report-dir", str(tmp_path / "reports"),
+                "--set", "deeplink.browser=off",
+            ],
+            env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    results_file = tmp_path / "reports" / "results.json"
+    assert results_file.exists(), result.stdout + result.stderr
+    results = json.loads(results_file.read_text())
+    delivery = next(c for c in results["checks"] if c["id"] == "email.delivery")
+    return {"code": result.returncode, "delivery": delivery}
+
+
+def test_transient_inbox_errors_are_not_yet_and_each_is_recorded(
+    tmp_path: Path, project: Sandbox
+) -> None:
+    found = run_with_inbox_proxy(tmp_path, project.info, status=503, failures=3)
+    delivery = found["delivery"]
+    assert isinstance(delivery, dict)
+    assert delivery["status"] == "ok", delivery
+    assert delivery["measurements"]["inbox_errors"] == 3
+    assert "503" in delivery["evidence"]["inbox_errors"]
+
+
+def test_a_permanent_inbox_error_fails_at_once_and_blames_the_monitor(
+    tmp_path: Path, project: Sandbox
+) -> None:
+    started = time.monotonic()
+    found = run_with_inbox_proxy(tmp_path, project.info, status=401, failures=-1)
+    delivery = found["delivery"]
+    assert isinstance(delivery, dict)
+    assert time.monotonic() - started < 15  # not the 20 s email timeout
+    assert delivery["status"] == "warning", delivery
+    assert delivery["reason"] == "inbox_error"
+    assert "401" in delivery["message"] and "monitor's inbox" in delivery["message"]
