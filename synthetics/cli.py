@@ -30,7 +30,8 @@ RUN_EXAMPLES = """examples:
       every check against the bundled sandbox
   synthetics run --only rpc,security
       the v2 RPCs and the security probes (their prerequisites run as needed)
-  synthetics run --fault email.drop --set thresholds.email_timeout_s=5 --set thresholds.email_sla_s=2
+  synthetics run --fault email.drop --set thresholds.email_timeout_s=5 \\
+                 --set thresholds.email_sla_s=2
       rehearse a lost confirmation email without waiting the default 120 s
   synthetics run --fault security.anon_grant
       rehearse the runbook's security incident (exit 2)

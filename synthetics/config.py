@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
@@ -61,16 +62,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: A duration in milliseconds that can be right: at least 1 ms, at most 10 minutes, finite.
+Millis = Annotated[float, Field(ge=1, le=600_000, allow_inf_nan=False)]
+#: A duration in seconds that can be right: at least 1 ms, at most an hour, finite.
+Seconds = Annotated[float, Field(ge=0.001, le=3600, allow_inf_nan=False)]
+#: A count: a whole number (`true` is not 1).
+Count = Annotated[int, Field(strict=True, ge=0)]
+
+
 class Thresholds(_Strict):
     """When a measurement turns a check info, warning or critical (the runbook's numbers)."""
 
-    signup_warning_ms: Annotated[float, Field(gt=0)] = 3000
-    email_sla_s: Annotated[float, Field(gt=0)] = 30
-    email_timeout_s: Annotated[float, Field(gt=0)] = 120
-    deeplink_warning_ms: Annotated[float, Field(gt=0)] = 2000
-    session_warning_ms: Annotated[float, Field(gt=0)] = 2000
-    rpc_info_ms: Annotated[float, Field(gt=0)] = 500
-    rpc_warning_ms: Annotated[float, Field(gt=0)] = 1000
+    signup_warning_ms: Millis = 3000
+    email_sla_s: Seconds = 30
+    email_timeout_s: Seconds = 120
+    deeplink_warning_ms: Millis = 2000
+    session_warning_ms: Millis = 2000
+    rpc_info_ms: Millis = 500
+    rpc_warning_ms: Millis = 1000
 
     @model_validator(mode="after")
     def _ordered(self) -> Thresholds:
@@ -149,9 +158,18 @@ class DeeplinkConfig(_Strict):
 
 
 class RpcConfig(_Strict):
-    """The v2 RPCs to exercise; each gets an `rpc.<name>` check."""
+    """The v2 RPCs to exercise; each gets an `rpc.<name>` check (at least one)."""
 
-    functions: list[str] = list(MAMAPACE_RPCS)
+    functions: Annotated[list[str], Field(min_length=1)] = list(MAMAPACE_RPCS)
+
+    @model_validator(mode="after")
+    def _names(self) -> RpcConfig:
+        for name in self.functions:
+            if not _IDENTIFIER.match(name):
+                raise ValueError(f"functions: {name!r} is not a function name")
+        if len(set(self.functions)) != len(self.functions):
+            raise ValueError("functions: a function is listed twice")
+        return self
 
 
 class SecurityConfig(_Strict):
@@ -205,20 +223,38 @@ class TargetConfig(_Strict):
         if not self.sandbox:
             if not self.url:
                 raise ValueError("a non-sandbox target needs `url`")
-            if "${" not in self.url and not re.match(r"^https?://[^/\s]+", self.url):
-                # References stay unresolved in targets the run does not use.
-                raise ValueError(f"url {self.url!r} is not an http(s) URL")
+            if "${" not in self.url:  # references stay unresolved in targets a run does not use
+                _check_url(self.url)
             if self.anon_key is None:
                 raise ValueError("a non-sandbox target needs `anon_key`")
+        for name in ("anon_key", "service_role_key", "db_url"):
+            secret = getattr(self, name)
+            if secret is not None and not secret.get_secret_value().strip():
+                raise ValueError(f"{name} is empty")
         return self
 
 
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"url {url!r} is not an http(s) URL")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port's range when asked)
+    except ValueError:
+        raise ValueError(f"url {url!r} has an invalid port") from None
+
+
 class Config(_Strict):
-    """The whole configuration."""
+    """The whole configuration.
+
+    `run_timeout_s` bounds the whole run; by default it is `email_timeout_s` plus ten requests
+    that each use every retry (`10 * request_timeout_s * (retries + 1)`).
+    """
 
     default_target: str = "sandbox"
-    retries: Annotated[int, Field(ge=0, le=10)] = 2
-    request_timeout_s: Annotated[float, Field(gt=0, le=300)] = 10
+    retries: Annotated[Count, Field(le=10)] = 2
+    request_timeout_s: Annotated[Seconds, Field(le=300)] = 10
+    run_timeout_s: Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)] | None = None
     targets: dict[str, TargetConfig] = {"sandbox": TargetConfig(sandbox=True)}
     auth: AuthConfig = AuthConfig()
     deeplink: DeeplinkConfig = DeeplinkConfig()
@@ -228,6 +264,13 @@ class Config(_Strict):
     rpc: RpcConfig = RpcConfig()
     security: SecurityConfig = SecurityConfig()
     cleanup: CleanupConfig = CleanupConfig()
+
+    @property
+    def run_timeout(self) -> float:
+        """The run's deadline in seconds (configured, or derived from the thresholds)."""
+        if self.run_timeout_s is not None:
+            return self.run_timeout_s
+        return self.thresholds.email_timeout_s + 10 * self.request_timeout_s * (self.retries + 1)
 
 
 @dataclass(frozen=True)
@@ -315,17 +358,45 @@ def _read_file(path: Path | None) -> tuple[dict[str, Any], str]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", key="--config") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8", key="--config"
+        ) from None
     try:
         return tomllib.loads(text), str(path)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", key="--config") from None
 
 
+#: `SYNTHETICS_` variables that are not config keys: they are read elsewhere, never merged.
+RESERVED_ENV = frozenset({"SYNTHETICS_CONFIG"})
+
+
+def config_environment(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The `SYNTHETICS_*` variables that are config keys, and the names of those that are not.
+
+    A variable is config when what follows the prefix starts with a top-level key of the config
+    (`SYNTHETICS_RETRIES`, `SYNTHETICS_THRESHOLDS__EMAIL_TIMEOUT_S`, …): inside a known section,
+    an unknown key is an error (a typo must not pass silently). Any other `SYNTHETICS_…` variable
+    (a CI job's own `SYNTHETICS_BIN` or `SYNTHETICS_VERSION`) is not ours and is ignored;
+    `synthetics doctor` lists them.
+    """
+    known = set(Config.model_fields)
+    config, ignored = {}, []
+    for name, raw in sorted(env.items()):
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX or name in RESERVED_ENV:
+            continue
+        head = name[len(ENV_PREFIX) :].split("__", 1)[0].lower()
+        if head in known:
+            config[name] = raw
+        else:
+            ignored.append(name)
+    return config, ignored
+
+
 def _environment(env: Mapping[str, str]) -> list[tuple[tuple[str, ...], Any, str]]:
     layers = []
-    for name, raw in sorted(env.items()):
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX:
-            continue
+    for name, raw in config_environment(env)[0].items():
         path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
         layers.append((path, parse_value(raw), f"environment variable {name}"))
     return layers

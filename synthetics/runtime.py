@@ -23,9 +23,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from synthetics import __version__
 from synthetics.catalog import order_key
-from synthetics.clients.http import Http, Recorder, RecordingTransport
+from synthetics.clients.http import Http, Recorder
 from synthetics.clients.official import Official
 from synthetics.clients.supabase import Supabase
+from synthetics.clients.transport import Transport
 from synthetics.config import Settings
 from synthetics.deeplink.browser import (
     BrowserThread,
@@ -256,17 +257,25 @@ class RunControl:
     reads back the exit code when the session ends.
     """
 
-    def __init__(self) -> None:
+    #: After a stop, every request must end within this many seconds: cleanup cannot hang.
+    GRACE_S = 6.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.signal: str | None = None
         self.verdict: int | None = None
+        #: The monotonic time by which every request must end, once the run is stopping.
+        self.cutoff: float | None = None
+        self._clock = clock
         self._lock = threading.Lock()
 
     def stop(self, signal_name: str) -> bool:
-        """Record a stop signal; True only for the first one (which interrupts the checks)."""
+        """Record a stop (a signal's name, or `deadline`); True only for the first one, which
+        interrupts the checks. Every request from now on is cut at the grace period's end."""
         with self._lock:
             first = self.signal is None
             if first:
                 self.signal = signal_name
+                self.cutoff = self._clock() + self.GRACE_S
             return first
 
     def pytest_unconfigure(self, config: Any) -> None:
@@ -306,7 +315,10 @@ class Runtime:
     stop_reason: str | None = None
     stop_message: str | None = None
     cleanup_report: CleanupReport | None = None
+    #: `synthetics run`'s handle (signals, the run deadline), when the run has one.
+    control: RunControl | None = None
     _recorders: list[Recorder] = field(default_factory=list)
+    _inbox_client: httpx.Client | None = None
 
     def __post_init__(self) -> None:
         if not self.run_id:
@@ -317,6 +329,18 @@ class Runtime:
     def settings(self) -> Settings:
         """The run's settings."""
         return self.plan.settings
+
+    def new_client(self, *, recorded: bool) -> httpx.Client:
+        """An HTTP client on the run's transport: every request has a total deadline (cut short
+        once the run is stopping) and a capped body; `recorded` ones count for the checks."""
+        timeout = self.settings.config.request_timeout_s
+        control = self.control
+        transport = Transport(
+            total_timeout=timeout,
+            recorders=self._recorders if recorded else [],
+            cutoff=(lambda: control.cutoff) if control is not None else (lambda: None),
+        )
+        return httpx.Client(timeout=timeout, transport=transport)
 
     @contextmanager
     def recording(self, recorder: Recorder) -> Iterator[Recorder]:
@@ -349,16 +373,16 @@ class Runtime:
             service = (
                 target.service_role_key.get_secret_value() if target.service_role_key else None
             )
-        self.http_client = httpx.Client(
-            timeout=config.request_timeout_s, transport=RecordingTransport(self._recorders)
-        )
+        self.http_client = self.new_client(recorded=True)
         self.http = Http(self.http_client, retries=config.retries)
         self.api = Supabase(self.http, url, anon, service, self.redactor)
         self.redactor.add(self.db_url)
         self.official = Official(
             url, anon, service, http_client=self.http_client, redactor=self.redactor
         )
-        self.inbox = build_inbox(inbox_config)  # its own client: polls are not check traffic
+        # Its own client: inbox polls are bounded like every request, but are not check traffic.
+        self._inbox_client = self.new_client(recorded=False)
+        self.inbox = build_inbox(inbox_config, http=self._inbox_client)
         self.journey = Journey(
             api=self.api,
             official=self.official,
@@ -469,8 +493,9 @@ class Runtime:
                 self.browser.close()
             if self.inbox is not None:
                 self.inbox.close()
-            if self.http_client is not None:
-                self.http_client.close()
+            for client in (self._inbox_client, self.http_client):
+                if client is not None:
+                    client.close()
             if self.launcher is not None:
                 self.launcher.stop()
                 self.sandbox = None

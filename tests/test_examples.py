@@ -57,7 +57,7 @@ def readme_examples() -> list[Example]:
 
 def help_examples() -> list[Example]:
     """`synthetics run --help`'s examples."""
-    lines = [line.strip() for line in RUN_EXAMPLES.splitlines()]
+    lines = [line.strip() for line in RUN_EXAMPLES.replace("\\\n", " ").splitlines()]
     return [Example("run --help", line) for line in lines if line.startswith("synthetics run")]
 
 

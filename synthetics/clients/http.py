@@ -1,7 +1,11 @@
-"""One HTTP call with timing and retries of transient failures; every attempt is recorded.
+"""One HTTP call with retries of transient failures; every attempt is kept with the call.
 
 Transient = connection errors, timeouts, and 502/503/504 answers. They are retried with backoff
 (`retries` times). Anything else, including a failed assertion by a check, is never retried.
+Deadlines, the body cap, timing phases and the recording of attempts for the running check live
+in the transport (`clients.transport`); this layer adds retries and reads answers defensively: a
+URL a target handed us that cannot be requested, or a body that is not what the API promises, is
+a `BadResponse`, never a crash.
 """
 
 from __future__ import annotations
@@ -14,7 +18,19 @@ from typing import Any
 
 import httpx
 
+from synthetics.clients.transport import Attempt, Recorder, dropped, phases
 from synthetics.errors import SyntheticsError
+from synthetics.text import one_line
+
+__all__ = [
+    "TRANSIENT_STATUS",
+    "Attempt",
+    "BadResponse",
+    "Call",
+    "Http",
+    "Recorder",
+    "TransportFailure",
+]
 
 TRANSIENT_STATUS = frozenset({502, 503, 504})
 Sleep = Callable[[float], None]
@@ -26,15 +42,6 @@ class TransportFailure(SyntheticsError):
 
 class BadResponse(SyntheticsError):
     """The target answered something that is not what the API promises (e.g. not JSON)."""
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One try of a request: its status code or error, and how long it took."""
-
-    status: int | None
-    error: str | None
-    elapsed_ms: float
 
 
 @dataclass
@@ -55,15 +62,26 @@ class Call:
         """Duration of the final (answered) attempt."""
         return self.attempts[-1].elapsed_ms
 
+    @property
+    def truncated(self) -> bool:
+        """Whether the body was over the transport's limit (the rest was dropped)."""
+        return dropped(self.response)
+
     def json(self) -> Any:
         """The JSON body, or BadResponse with what came instead."""
+        if self.truncated:
+            raise BadResponse(
+                f"{self.label} answered {self.status} with a body over the size limit (the rest "
+                "was dropped, unread)"
+            )
         try:
             return self.response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             kind = self.response.headers.get("content-type", "no content type")
-            snippet = self.response.text[:120].replace("\n", " ")
+            snippet = one_line(self.response.content[:120], limit=120)
             raise BadResponse(
-                f"{self.label} answered {self.status} with {kind}, not JSON: {snippet!r}"
+                f"{self.label} answered {self.status} with {one_line(kind, limit=80)}, not JSON: "
+                f"{snippet!r}"
             ) from None
 
     def json_object(self) -> dict[str, Any]:
@@ -73,27 +91,23 @@ class Call:
             raise BadResponse(f"{self.label} answered {type(body).__name__}, expected an object")
         return body
 
-
-class Recorder:
-    """Collects attempts for whoever is measuring (the check being run)."""
-
-    def __init__(self) -> None:
-        self.attempts: list[Attempt] = []
-
-    def extend(self, attempts: list[Attempt]) -> None:
-        """Add the attempts of one call."""
-        self.attempts.extend(attempts)
+    def measurements(self) -> dict[str, float]:
+        """The final attempt's latency and its timing phases."""
+        found = {"latency_ms": self.elapsed_ms}
+        timing = phases(self.response)
+        if timing is not None:
+            found |= timing.as_dict()
+        return found
 
 
 @dataclass
 class Http:
-    """Sends requests to one base URL with retries; `recorder` sees every attempt."""
+    """Sends requests with retries of transient failures."""
 
     client: httpx.Client
     retries: int = 2
     backoff_s: float = 0.2
     sleep: Sleep = time.sleep
-    recorders: list[Recorder] = field(default_factory=list)
 
     def request(
         self,
@@ -105,70 +119,51 @@ class Http:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         follow_redirects: bool = False,
+        retries: int | None = None,
     ) -> Call:
-        """Send, retrying transient failures; raises TransportFailure when every try failed."""
-        label = label or f"{method} {httpx.URL(url).path}"
+        """Send, retrying transient failures; raises TransportFailure when every try failed and
+        BadResponse when `url` (often from the target: a Location, an emailed link) cannot be
+        requested at all."""
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError) as exc:
+            raise BadResponse(f"cannot request {one_line(url, limit=120)!r}: {exc}") from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise BadResponse(f"cannot request {one_line(url, limit=120)!r}: not an http(s) URL")
+        label = label or f"{method} {target.path}"
         attempts: list[Attempt] = []
-        try:
-            for attempt in range(self.retries + 1):
-                if attempt:
-                    self.sleep(self.backoff_s * 2 ** (attempt - 1))  # backoff between retries
-                started = time.perf_counter()
-                try:
-                    response = self.client.request(
-                        method,
-                        url,
-                        headers=headers,
-                        params=params,
-                        json=json_body,
-                        follow_redirects=follow_redirects,
-                    )
-                except httpx.TransportError as exc:
-                    elapsed = (time.perf_counter() - started) * 1000
-                    attempts.append(Attempt(None, type(exc).__name__, elapsed))
-                    continue
+        tries = (self.retries if retries is None else retries) + 1
+        for attempt in range(tries):
+            if attempt:
+                self.sleep(self.backoff_s * 2 ** (attempt - 1))  # backoff between retries
+            started = time.perf_counter()
+            try:
+                response = self.client.request(
+                    method,
+                    target,
+                    headers=headers,
+                    params=params,
+                    json=json_body,
+                    follow_redirects=follow_redirects,
+                )
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise BadResponse(f"{label}: {exc}") from None
+            except httpx.TransportError as exc:
                 elapsed = (time.perf_counter() - started) * 1000
-                attempts.append(Attempt(response.status_code, None, elapsed))
-                if response.status_code in TRANSIENT_STATUS and attempt < self.retries:
-                    continue
-                return Call(label, response, attempts)
-            last = attempts[-1]
-            raise TransportFailure(
-                f"{label} failed {len(attempts)} times; last error: {last.error or last.status}"
+                attempts.append(Attempt(None, type(exc).__name__, elapsed))
+                continue
+            attempts.append(
+                Attempt(
+                    response.status_code,
+                    None,
+                    (time.perf_counter() - started) * 1000,
+                    phases(response),
+                )
             )
-        finally:
-            for recorder in self.recorders:
-                recorder.extend(attempts)
-
-
-class RecordingTransport(httpx.BaseTransport):
-    """A transport that records every request's attempt (status or error, time) for whoever is
-    measuring: the requests of a library that owns its own calls (the official client) are timed
-    and counted like ours."""
-
-    def __init__(self, recorders: list[Recorder], inner: httpx.BaseTransport | None = None) -> None:
-        self.recorders = recorders
-        self.inner = inner or httpx.HTTPTransport()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send through the inner transport and record the attempt."""
-        started = time.perf_counter()
-        try:
-            response = self.inner.handle_request(request)
-        except httpx.TransportError as exc:
-            self._record(Attempt(None, type(exc).__name__, _ms_since(started)))
-            raise
-        self._record(Attempt(response.status_code, None, _ms_since(started)))
-        return response
-
-    def _record(self, attempt: Attempt) -> None:
-        for recorder in list(self.recorders):
-            recorder.extend([attempt])
-
-    def close(self) -> None:
-        """Close the inner transport."""
-        self.inner.close()
-
-
-def _ms_since(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
+            if response.status_code in TRANSIENT_STATUS and attempt < tries - 1:
+                continue
+            return Call(label, response, attempts)
+        last = attempts[-1]
+        raise TransportFailure(
+            f"{label} failed {len(attempts)} times; last error: {last.error or last.status}"
+        )

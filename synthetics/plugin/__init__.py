@@ -97,10 +97,12 @@ def pytest_configure(config: pytest.Config) -> None:
     plugins = config.pluginmanager.get_plugins()
     launchers = [p for p in plugins if isinstance(p, SandboxLauncher)]
     browsers = [p for p in plugins if isinstance(p, BrowserThread)]  # started by `synthetics run`
+    controls = [p for p in plugins if isinstance(p, RunControl)]
     config.stash[RUNTIME] = Runtime(
         run_plan,
         launcher=launchers[0] if launchers else None,
         browser=browsers[0] if browsers else None,
+        control=controls[0] if controls else None,
     )
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(settings.target_name), "synthetics-html")
@@ -268,9 +270,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     # SIGINT, or SIGTERM turned into KeyboardInterrupt by `synthetics run`, stops the session.
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    controls = [p for p in config.pluginmanager.get_plugins() if isinstance(p, RunControl)]
-    if controls and controls[0].signal and not runtime.stop_message:
-        runtime.stop_message = f"the run was stopped by {controls[0].signal} before this check ran"
+    control = runtime.control
+    if control is not None and control.signal and not runtime.stop_message:
+        if control.signal == "deadline":
+            runtime.stop_reason = "deadline"
+            runtime.stop_message = (
+                f"the run passed its deadline (run_timeout_s = "
+                f"{runtime.settings.config.run_timeout:g} s) before this check ran"
+            )
+        else:
+            runtime.stop_message = f"the run was stopped by {control.signal} before this check ran"
     wanted = [cid for cid in (check_id(i) for i in session.items) if cid]
     if not wanted and not runtime.results:
         return

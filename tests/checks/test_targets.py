@@ -355,7 +355,9 @@ def run_with_inbox_proxy(
         env = environment(info)
         env["LOCAL_INBOX_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
         config = tmp_path / "synthetics.toml"
-        config.write_text(CONFIG.replace("email_timeout_s = 60", "email_timeout_s = 20\nemail_sla_s = 10"))
+        config.write_text(
+            CONFIG.replace("email_timeout_s = 60", "email_timeout_s = 20\nemail_sla_s = 10")
+        )
         result = subprocess.run(
             [
                 sys.executable, "-m", "synthetics.cli", "run", "--config", str(config),
