@@ -200,12 +200,19 @@ class Database:
                 self._bootstrap()
                 self._write_marker(pgdata)
         except DatabaseError:
-            self.stop()
+            self._abandon()
             raise
         except (subprocess.SubprocessError, OSError, psycopg.Error) as exc:
             log = self._log_tail()
-            self.stop()
+            self._abandon()
             raise DatabaseError(f"{self.build.label} failed to start: {exc}{log}") from exc
+
+    def _abandon(self) -> None:
+        """Stop after a failed start; a cluster this start created is removed, so that a kept
+        `data_dir` never holds a half-bootstrapped one."""
+        self.stop()
+        if self.fresh and self._pgdata is not None:
+            shutil.rmtree(self._pgdata, ignore_errors=True)
 
     def _run(self, program: str, args: list[str], user: str | None, timeout: float) -> None:
         """Run one of the build's programs (as the unprivileged user when we are root)."""
@@ -326,7 +333,10 @@ class Database:
     def _bootstrapped(self) -> bool:
         """A kept data directory made before markers existed: look for the bundled schema."""
         if self.migrations is not None:
-            return False
+            raise DatabaseError(
+                f"{self._pgdata} holds a cluster that was not made from the SQL given with "
+                "--migrations; remove it, or keep this schema's data in another --data-dir"
+            )
         with self.connect() as conn:
             row = conn.execute("select to_regprocedure('public.get_my_profile_v2()')").fetchone()
         return row is not None and row[0] is not None
