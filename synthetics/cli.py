@@ -13,13 +13,17 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from synthetics import __version__
 from synthetics.catalog import parse_groups
 from synthetics.errors import ConfigError, SandboxError
+
+if TYPE_CHECKING:
+    from synthetics.sandbox.migrations import LoadReport, Migrations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4
 
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="what started the run (default: from GITHUB_EVENT_NAME, else manual)",
     )
+    _database_options(run)
     run.add_argument("pytest_args", nargs="*", help="after `--`: extra pytest arguments")
 
     sandbox = commands.add_parser(
@@ -113,7 +118,60 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="keep the database in DIR between starts (default: a temporary directory)",
     )
+    _database_options(sandbox)
     return parser
+
+
+def _database_options(parser: argparse.ArgumentParser) -> None:
+    """The sandbox database's options, shared by `run` and `sandbox`."""
+    group = parser.add_argument_group("the sandbox's database")
+    group.add_argument(
+        "--migrations",
+        nargs="+",
+        default=None,
+        metavar="PATH",
+        help="load the app's own SQL instead of the bundled schema: a Supabase CLI folder "
+        "(migrations/ then seed.sql; its config.toml sets Auth), a folder of .sql files (name "
+        "order), or files and globs (in the order given)",
+    )
+    group.add_argument(
+        "--continue-on-error",
+        action="store_true",
+        help="with --migrations: report each failing statement and go on (default: stop at the "
+        "first, leaving nothing of its file applied)",
+    )
+    group.add_argument(
+        "--postgres-bin",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="run on the PostgreSQL in DIR (default: the embedded build; with --migrations the "
+        "newest /usr/lib/postgresql/*/bin that has the extensions the SQL needs)",
+    )
+
+
+def _migrations(args: argparse.Namespace) -> Migrations | None:
+    """`--migrations PATH...` resolved into files (ConfigError for a bad PATH)."""
+    from synthetics.sandbox.migrations import resolve
+
+    if args.migrations is None:
+        if args.continue_on_error:
+            raise ConfigError("only applies with --migrations", key="--continue-on-error")
+        return None
+    return resolve(args.migrations, continue_on_error=args.continue_on_error)
+
+
+def _print_load(
+    report: LoadReport | None, migrations: Migrations | None, *, stream: TextIO
+) -> None:
+    """What loading the app's SQL did: a summary, skipped files, each failing statement."""
+    if report is None or migrations is None:
+        return
+    print(f"migrations: {report.summary()}", file=stream)
+    for name in migrations.skipped:
+        print(f"  skipped {name} (not named <version>_<name>.sql)", file=stream)
+    for failure in report.failures:
+        print(f"  FAILED {failure}", file=stream)
 
 
 def run_sandbox(args: argparse.Namespace) -> int:
@@ -125,18 +183,22 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535 - 4:
         raise ConfigError(f"{args.port} is not a usable port", key="--port")
     faults = parse_faults(args.fault)
+    migrations = _migrations(args)
+    settings = replace(SandboxSettings(), migrations=migrations, postgres_bin=args.postgres_bin)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    sandbox = Sandbox(settings_for_port(SandboxSettings(), args.port), faults=faults)
+    sandbox = Sandbox(settings_for_port(settings, args.port), faults=faults, data_dir=args.data_dir)
     try:
         info = sandbox.start()
         if args.json:
             print(json.dumps(info.contract()), flush=True)
+            _print_load(sandbox.load_report, migrations, stream=sys.stderr)
         else:
+            _print_load(sandbox.load_report, migrations, stream=sys.stdout)
             active = ", ".join(str(f) for f in faults) or "none"
             print(
                 f"sandbox ready\n  API    {info.api_url}  (auth: /auth/v1, rest: /rest/v1)\n"
@@ -167,7 +229,15 @@ def run_checks(args: argparse.Namespace) -> int:
     from synthetics.runtime import RunControl, SandboxLauncher, browser_for, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
-    run_plan = plan(settings, faults=args.fault, report_dir=args.report_dir, trigger=args.trigger)
+    migrations = _migrations(args)
+    run_plan = plan(
+        settings,
+        faults=args.fault,
+        report_dir=args.report_dir,
+        migrations=migrations,
+        postgres_bin=args.postgres_bin,
+        trigger=args.trigger,
+    )
     try:
         groups = parse_groups(args.only)
     except ValueError as exc:
@@ -198,6 +268,7 @@ def run_checks(args: argparse.Namespace) -> int:
                 browser.close()
             if launcher is not None:
                 launcher.stop()
+                _print_load(launcher.sandbox.load_report, migrations, stream=sys.stderr)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

@@ -3,7 +3,8 @@
     SyntheticsError
     ├── ConfigError        bad configuration or usage; the CLI exits 3 and sends nothing
     ├── SandboxError       the local sandbox could not start or stop
-    │   └── DatabaseError  the embedded Postgres failed (init, start, bootstrap)
+    │   └── DatabaseError  the sandbox's Postgres failed (init, start, bootstrap)
+    │       └── MigrationError  the app's own SQL (--migrations) did not load
     ├── TransportFailure   a target could not be reached, after retries (clients.http)
     ├── BadResponse        a target answered something its API does not promise (clients.http)
     ├── InboxError         a test inbox provider failed (inbox.base)
@@ -14,6 +15,8 @@ boundary where they happen, so callers never need to know which library failed.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class SyntheticsError(Exception):
@@ -38,3 +41,11 @@ class SandboxError(SyntheticsError):
 
 class DatabaseError(SandboxError):
     """The embedded Postgres could not be initialised, started, bootstrapped or stopped."""
+
+
+class MigrationError(DatabaseError):
+    """A statement of the app's own SQL failed; `failures` says which and why."""
+
+    def __init__(self, message: str, failures: list[Any]) -> None:
+        super().__init__(message)
+        self.failures = failures

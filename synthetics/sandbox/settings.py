@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jwt
 
 from synthetics.sandbox.site import SiteSettings
+
+if TYPE_CHECKING:
+    from synthetics.sandbox.migrations import Migrations
 
 #: The Supabase CLI's well-known local JWT secret (`supabase start` uses it too). Not a secret.
 DEMO_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
@@ -31,6 +36,9 @@ class AuthSettings:
     otp_exp: int = 86400
     #: Minimum seconds between two confirmation emails to one user (SMTP_MAX_FREQUENCY).
     smtp_max_frequency: float = 60.0
+    #: Confirmation emails the project may send per hour (GOTRUE_RATE_LIMIT_EMAIL_SENT; the
+    #: config.toml's `auth.rate_limit.email_sent`). Mamapace's production limit.
+    rate_limit_email_sent: float = 60.0
     refresh_token_reuse_interval: float = 10.0
     flow_state_expiry: float = 300.0
     password_min_length: int = 6
@@ -53,6 +61,10 @@ class SandboxSettings:
     site_port: int = 54323
     inbox_port: int = 54324
     smtp_port: int = 54325
+    #: The app's own SQL in place of the bundled schema (`--migrations`).
+    migrations: Migrations | None = None
+    #: A PostgreSQL installed on the machine (`--postgres-bin`); None chooses one.
+    postgres_bin: Path | None = None
 
     @property
     def anon_key(self) -> str:

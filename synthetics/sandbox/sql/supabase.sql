@@ -1,5 +1,12 @@
 -- What a fresh Supabase project has before the app's migrations run: the API roles, Supabase's
--- default privileges on `public`, and the parts of the `auth` schema that GoTrue and the runbook use.
+-- default privileges on `public`, the `extensions` schema, the empty `supabase_realtime`
+-- publication, the `storage` schema with its policy helpers, and the parts of the `auth` schema
+-- that GoTrue and the runbook use. Written after supabase/postgres's init scripts and
+-- supabase/storage's tenant migrations; only what an app's SQL can see or use is here.
+--
+-- The extensions every project has (`uuid-ossp` and `pgcrypto` in `extensions`) are created by
+-- database.py when the PostgreSQL build has them (the embedded build has neither); `pg_cron` and
+-- `pg_net` are left for the app to create, as on Supabase, and preloaded where the build has them.
 
 
 -- Roles ----------------------------------------------------------------------------------------
@@ -10,6 +17,15 @@ create role service_role nologin noinherit bypassrls;
 create role authenticator login noinherit;
 grant anon, authenticated, service_role to authenticator;
 create role supabase_auth_admin login noinherit createrole;
+-- The platform's own roles, which an app's SQL may name in grants or ownership. On Supabase
+-- `supabase_admin` is the superuser; here `postgres` stays one (see database.py), so it cannot log in.
+create role supabase_admin nologin superuser createdb createrole replication bypassrls;
+create role supabase_storage_admin nologin noinherit createrole;
+create role dashboard_user nologin createdb createrole replication;
+
+-- Statement timeouts of the API roles, as Supabase sets them.
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
 
 -- Supabase's default privileges: everything new in `public` is granted to the API roles. This is
 -- faithful on purpose: a migration that forgets to revoke leaves objects open, as on a real project.
@@ -17,6 +33,19 @@ grant usage on schema public to anon, authenticated, service_role;
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
 alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
 alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+
+-- extensions schema and the realtime publication ---------------------------------------------
+create schema extensions;
+grant usage on schema extensions to postgres, anon, authenticated, service_role;
+grant all on schema extensions to dashboard_user;
+-- Unqualified calls such as digest() or uuid_generate_v4() resolve as they do on Supabase.
+alter role postgres set search_path to "$user", public, extensions;
+alter role supabase_admin set search_path to "$user", public, auth, extensions;
+set search_path to "$user", public, extensions;
+
+-- Realtime streams the tables an app adds to this publication; it starts empty.
+create publication supabase_realtime;
+
 
 -- auth schema ----------------------------------------------------------------------------------
 create schema auth authorization supabase_auth_admin;
@@ -185,3 +214,105 @@ alter function auth.email() owner to supabase_auth_admin;
 alter function auth.jwt() owner to supabase_auth_admin;
 grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
     to anon, authenticated, service_role;
+
+
+-- storage schema -------------------------------------------------------------------------------
+-- The tables Storage keeps its metadata in (supabase/storage's tenant migrations up to the
+-- current columns) and the helpers that storage policies call on an object's name.
+create schema storage authorization supabase_admin;
+grant usage on schema storage to postgres, anon, authenticated, service_role;
+grant all on schema storage to supabase_storage_admin with grant option;
+alter default privileges for role supabase_storage_admin in schema storage
+    grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_storage_admin in schema storage
+    grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_storage_admin in schema storage
+    grant all on sequences to postgres, anon, authenticated, service_role;
+alter role supabase_storage_admin set search_path = storage;
+
+set role supabase_storage_admin;
+
+create table storage.migrations (
+    id integer primary key,
+    name varchar(100) unique not null,
+    hash varchar(40) not null,
+    executed_at timestamp default current_timestamp
+);
+
+create table storage.buckets (
+    id text primary key,
+    name text not null,
+    owner uuid,  -- deprecated by Storage in favour of owner_id
+    owner_id text,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    public boolean default false,
+    avif_autodetection boolean default false,
+    file_size_limit bigint,
+    allowed_mime_types text[],
+    constraint buckets_name_length_check check (length(name) > 0 and length(name) < 64)
+);
+create unique index bname on storage.buckets using btree (name);
+
+create table storage.objects (
+    id uuid primary key default gen_random_uuid(),
+    bucket_id text constraint "objects_bucketId_fkey" references storage.buckets (id),
+    name text,
+    owner uuid,  -- deprecated by Storage in favour of owner_id
+    owner_id text,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    last_accessed_at timestamptz default now(),
+    metadata jsonb,
+    path_tokens text[] generated always as (string_to_array(name, '/')) stored,
+    version text,
+    user_metadata jsonb
+);
+create unique index bucketid_objname on storage.objects using btree (bucket_id, name);
+create index name_prefix_search on storage.objects (name text_pattern_ops);
+-- Closed until the app's policies open it, as on every project.
+alter table storage.objects enable row level security;
+
+-- The folders of an object's name: 'avatars/<uid>/a.png' → {avatars,<uid>}.
+create function storage.foldername(name text) returns text[]
+language plpgsql as $$
+declare
+    parts text[] := string_to_array(name, '/');
+begin
+    return parts[1:array_length(parts, 1) - 1];
+end
+$$;
+
+-- The last segment of an object's name: 'avatars/<uid>/a.png' → 'a.png'.
+create function storage.filename(name text) returns text
+language plpgsql as $$
+declare
+    parts text[] := string_to_array(name, '/');
+begin
+    return parts[array_length(parts, 1)];
+end
+$$;
+
+-- What follows the last dot of the file name: 'avatars/<uid>/a.tar.gz' → 'gz'.
+create function storage.extension(name text) returns text
+language plpgsql as $$
+declare
+    parts text[] := string_to_array(name, '/');
+begin
+    return reverse(split_part(reverse(parts[array_length(parts, 1)]), '.', 1));
+end
+$$;
+
+-- Bytes stored per bucket (what the dashboard's usage shows).
+create function storage.get_size_by_bucket() returns table (size bigint, bucket_id text)
+language plpgsql stable as $$
+begin
+    return query
+        select sum((o.metadata ->> 'size')::bigint)::bigint, o.bucket_id
+        from storage.objects o
+        group by o.bucket_id;
+end
+$$;
+
+reset role;
+grant all on all tables in schema storage to postgres, service_role, dashboard_user;
