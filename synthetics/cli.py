@@ -253,6 +253,7 @@ def run_checks(args: argparse.Namespace) -> int:
             raise KeyboardInterrupt
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    control.start_deadline(settings.config.run_timeout)
     # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
     launcher = SandboxLauncher(run_plan).begin() if settings.target.sandbox else None
     # Chromium too, when the browser checks are in the run.
@@ -263,6 +264,7 @@ def run_checks(args: argparse.Namespace) -> int:
         plugins = [p for p in (launcher, browser, control) if p is not None]
         code = int(pytest.main(_pytest_args(args, settings.target_name), plugins=plugins))
     finally:
+        control.cancel_deadline()
         try:
             if browser is not None:
                 browser.close()

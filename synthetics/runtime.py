@@ -8,6 +8,7 @@ also after a failure or an interrupt.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -268,8 +269,10 @@ class SandboxLauncher:
 class RunControl:
     """`synthetics run`'s handle on the session: how it was stopped and the verdict it gave.
 
-    A pytest plugin object: the checks' plugin tells the run's Runtime how it was stopped, and
-    reads back the exit code when the session ends.
+    A pytest plugin object. A stop (SIGINT, SIGTERM, or the run's deadline) interrupts the checks
+    once; later signals must not cut the cleanup short. From the first stop on, every request
+    must end within `GRACE_S`, so the teardown ends too. The checks' plugin reads how the run was
+    stopped; `synthetics run` reads back the exit code.
     """
 
     #: After a stop, every request must end within this many seconds: cleanup cannot hang.
@@ -282,16 +285,42 @@ class RunControl:
         self.cutoff: float | None = None
         self._clock = clock
         self._lock = threading.Lock()
+        self._pending = False
+        self._timer: threading.Timer | None = None
 
     def stop(self, signal_name: str) -> bool:
-        """Record a stop (a signal's name, or `deadline`); True only for the first one, which
-        interrupts the checks. Every request from now on is cut at the grace period's end."""
+        """Record a stop; True when the checks must be interrupted now (the first stop, or the
+        deadline's own signal)."""
         with self._lock:
+            if self._pending:
+                self._pending = False
+                return True
             first = self.signal is None
             if first:
                 self.signal = signal_name
                 self.cutoff = self._clock() + self.GRACE_S
             return first
+
+    def start_deadline(self, seconds: float) -> None:
+        """Stop the run `seconds` from now unless it is over by then."""
+        self._timer = threading.Timer(seconds, self._deadline)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _deadline(self) -> None:
+        with self._lock:
+            if self.signal is not None:
+                return
+            self.signal = "deadline"
+            self.cutoff = self._clock() + self.GRACE_S
+            self._pending = True
+        # A real signal, so a blocking call in the main thread is interrupted at once.
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def cancel_deadline(self) -> None:
+        """The checks are over: the deadline no longer applies (cleanup has its grace)."""
+        if self._timer is not None:
+            self._timer.cancel()
 
     def pytest_unconfigure(self, config: Any) -> None:
         """Read the plugin's verdict once the session is over."""
@@ -344,6 +373,13 @@ class Runtime:
     def settings(self) -> Settings:
         """The run's settings."""
         return self.plan.settings
+
+    def check_timeout(self) -> float:
+        """A check's own deadline: the email wait plus four requests that use every retry (any
+        check may be the first to need the confirmed user), never past the run's deadline."""
+        config = self.settings.config
+        request = config.request_timeout_s * (config.retries + 1)
+        return min(config.run_timeout, config.thresholds.email_timeout_s + 4 * request)
 
     def new_client(self, *, recorded: bool) -> httpx.Client:
         """An HTTP client on the run's transport: every request has a total deadline (cut short

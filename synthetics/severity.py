@@ -15,6 +15,7 @@ Reasons a check may report (anything else is treated as a plain failure):
 | `inconclusive` | any | warning | the check could not decide (names what and why) |
 | `inbox_error` | email.delivery | warning | the monitor's test inbox refused (bad credentials) |
 | `check_error` | any | warning | the check itself crashed: the monitor's bug, not a finding |
+| `deadline` | any | warning | the check ran out of its own time (pytest-timeout): undecided |
 | `unverified` | cleanup | warning | deletion could not be verified; lists what may be left |
 | `exposed` | security.* | critical | a probe proved access |
 | `anon_grant` | security.direct_table | warning | anon holds a table privilege; no data came out |
@@ -71,6 +72,7 @@ FAILURE_REASONS: dict[tuple[str, str], Status] = {
     ("security.advisor", "advisory"): Status.WARNING,
     ("*", "inconclusive"): Status.WARNING,
     ("*", "check_error"): Status.WARNING,
+    ("*", "deadline"): Status.WARNING,
 }
 #: Reasons that point to the monitor rather than to the app's runbook.
 MONITOR_REASONS = frozenset({"check_error", "inbox_error"})

@@ -131,10 +131,13 @@ def pytest_collection_modifyitems(
     if not any(check_id(i) for i in items):
         return
     items.sort(key=_rank)  # stable: rpc checks keep the configured order
+    budget = config.stash[RUNTIME].check_timeout()
     for item in items:
         cid = check_id(item)
         if cid is not None:
             item.add_marker(spec_for(cid).group)
+            # pytest-timeout's signal method fails the check and lets its cleanup run.
+            item.add_marker(pytest.mark.timeout(budget, method="signal"))
     groups = parse_groups(config.getoption("--synthetics-only"))
     if groups is not None:
         keep: list[pytest.Item] = []
@@ -251,6 +254,18 @@ def pytest_runtest_makereport(
         html_extras(report, result, record.attachments)
     redact_report(report, runtime.redactor)
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    """Once the checks are over, the run's deadline no longer applies: the teardown that follows
+    (cleanup) has the grace period of every request instead."""
+    try:
+        return (yield)
+    finally:
+        runtime = session.config.stash.get(RUNTIME, None)
+        if runtime is not None and runtime.control is not None:
+            runtime.control.cancel_deadline()
 
 
 # -- the end of the run ------------------------------------------------------------------------

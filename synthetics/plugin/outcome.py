@@ -113,6 +113,12 @@ def result_for(
             message = str(error)
         elif isinstance(error, SyntheticsError) and report.when == "setup":
             message = f"the run could not start: {error}"
+        elif isinstance(error, pytest.fail.Exception) and "Timeout" in str(error):
+            reason = "deadline"  # pytest-timeout: the check ran out of its own time
+            message = (
+                "the check did not finish within its deadline, so it decided nothing "
+                f"({error}); requests that never end, or a wait that never resolves"
+            )
         else:
             reason = "check_error"
             message = (
