@@ -488,3 +488,17 @@ def _translate(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> 
     message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
     message = message.removeprefix("Value error, ")
     return ConfigError(message, key=".".join(path) or "(root)", source=_source(sources, path))
+
+
+def secret_values(value: Any) -> list[str]:
+    """Every secret inside a config model (or a mapping or list of them), for the redactor."""
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        return [secret] if secret else []
+    if isinstance(value, BaseModel):
+        return [s for name in type(value).model_fields for s in secret_values(getattr(value, name))]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in secret_values(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in secret_values(item)]
+    return []

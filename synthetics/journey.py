@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from synthetics.clients import pkce
-from synthetics.clients.http import BadResponse, Call, TransportFailure
+from synthetics.clients.http import TRANSIENT_STATUS, BadResponse, Call, TransportFailure
 from synthetics.clients.official import ApiRefused, Official
 from synthetics.clients.supabase import Supabase, error_code, error_message
 from synthetics.config import Settings
@@ -287,30 +287,42 @@ class Journey:
         if self.config.auth.flow == "pkce":
             outcome.verifier = pkce.new_verifier()
             challenge = pkce.challenge(outcome.verifier)
-        call = self.api.signup(
-            user.email,
-            user.password,
-            redirect_to=self.config.deeplink.redirect,
-            data=self.metadata,
-            code_challenge=challenge,
-        )
+        call, lost = self._send_sign_up(user, challenge, outcome)
+        if call is None:  # the answer was lost, and the user turned out to exist: carry on
+            outcome.answered_at = self.monotonic()
+            outcome.ok = True
+            outcome.message = (
+                f"signed up {user.email} ({self.config.auth.flow} flow); the answer was lost "
+                f"({lost}), but the admin API shows the user was created: carried on with it"
+            )
+            outcome.evidence |= {"address": user.email, "lost_answer": str(lost)}
+            return outcome
         outcome.answered_at = self.monotonic()
         outcome.measurements["latency_ms"] = call.elapsed_ms
         code = error_code(call)
         if call.status == 429 and code == "over_email_send_rate_limit":
-            _failure(
+            if lost is not None:
+                # A retry after a lost answer hits the per-address limit the lost attempt set
+                # off: that is not the project's quota, and whether the user exists is unknown.
+                return _failure(
+                    outcome,
+                    f"the sign-up's answer was lost ({lost}) and its retry was refused with 429 "
+                    "over_email_send_rate_limit (the per-address limit the first attempt set "
+                    "off, not the project's quota): whether the user was created is unknown",
+                    "inconclusive",
+                )
+            return _failure(
                 outcome,
                 "sign-up refused with 429 over_email_send_rate_limit: the project's email quota "
                 "is spent (quota, not outage); raise the email rate limit or run less often",
                 "email_quota",
             )
-            return outcome
         if call.status != 200:
-            _failure(outcome, _unexpected(call, "sign-up"))
-            return outcome
+            return _failure(outcome, _unexpected(call, "sign-up"))
         body = call.json_object()
         if body.get("access_token"):
-            user.id = str(body.get("user", {}).get("id") or "") or None
+            account = body.get("user")
+            user.id = str(account.get("id") or "") or None if isinstance(account, dict) else None
             outcome.session = body
             outcome.ok = True
             outcome.message = (
@@ -318,8 +330,8 @@ class Journey:
                 "(see auth.settings)"
             )
             return outcome
-        if not body.get("id") or not isinstance(body.get("identities"), list):
-            return _failure(outcome, "sign-up answered 200 without a user id")
+        if not isinstance(body.get("id"), str) or not isinstance(body.get("identities"), list):
+            return _failure(outcome, "sign-up answered 200 without a user id and identities")
         if not body["identities"]:
             return _failure(
                 outcome,
@@ -330,7 +342,54 @@ class Journey:
         outcome.ok = True
         outcome.message = f"signed up {user.email} ({self.config.auth.flow} flow), no session"
         outcome.evidence["address"] = user.email
+        if lost is not None:
+            outcome.evidence["lost_answer"] = lost
         return outcome
+
+    def _send_sign_up(
+        self, user: Throwaway, challenge: str | None, outcome: SignUp
+    ) -> tuple[Call | None, str | None]:
+        """Send the sign-up; before sending it again after a lost answer (a transport failure,
+        502/503/504), ask the admin API whether the user exists — it may well. Returns the
+        answer to use (None: the user exists, carry on) and the lost answer, if any."""
+        lost: str | None = None
+        pauses = Backoff(first=0.2, factor=2.0, cap=2.0).delays()
+        for attempt in range(self.config.retries + 1):
+            if attempt:
+                if self._find_user(user):
+                    return None, lost
+                self._pause(next(pauses))
+            try:
+                call = self.api.signup(
+                    user.email,
+                    user.password,
+                    redirect_to=self.config.deeplink.redirect,
+                    data=self.metadata,
+                    code_challenge=challenge,
+                    retries=0,
+                )
+            except TransportFailure as exc:
+                lost = str(exc)
+                continue
+            if call.status not in TRANSIENT_STATUS:
+                return call, lost
+            lost = f"{call.status} from the gateway"
+        if self._find_user(user):
+            return None, lost
+        raise TransportFailure(f"sign-up failed {self.config.retries + 1} times; last: {lost}")
+
+    def _find_user(self, user: Throwaway) -> bool:
+        """Whether the target holds `user` (admin API, newest first); sets its id if so."""
+        if not self.api.has_admin:
+            return False
+        try:
+            for account in self.official.users_page(1, 50):
+                if str(account.get("email", "")).lower() == user.email.lower():
+                    user.id = str(account["id"])
+                    return True
+        except (ApiRefused, TransportFailure, BadResponse):
+            return False
+        return False
 
     def email(self) -> Email:
         """Wait for the confirmation email and extract its /verify? link."""

@@ -1,40 +1,65 @@
-"""Keeping secrets out of every output: known values and credential-shaped text become [REDACTED].
+"""Keeping secrets out of every output: known values, their encodings, their long fragments and
+credential-shaped text become [REDACTED].
 
-A run registers each secret it handles (API keys, passwords, tokens, confirmation links, PKCE
-codes) as it meets them; everything written out (messages, evidence, pytest reports, JUnit, HTML,
-results.json) passes through `Redactor.redact` first. Patterns catch what was never registered:
-JWTs, Bearer headers, and credential parameters in URLs.
+A run registers each secret it handles (API keys, inbox keys, database URLs, passwords, tokens,
+confirmation links and their tokens, PKCE codes and verifiers, webhook URLs and routing keys) as it
+meets them; everything written out (messages, evidence, pytest reports, JUnit, HTML,
+results.json, log records) passes through `Redactor.redact` first. A registered value is masked:
+- as it is, URL-encoded, and base64-encoded (standard and URL-safe, with or without padding);
+- when only a long enough prefix or suffix of it shows (a target that echoes a key cut short);
+and patterns catch what was never registered: JWTs, `Authorization: Bearer|Basic …`, and
+credential parameters in URLs.
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from pydantic import SecretStr
 
 MASK = "[REDACTED]"
 _PATTERNS = (
     re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-    re.compile(r"(?i)(bearer\s+)[^\s\"',]+"),
+    re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{6,}"),
     re.compile(
         r"(?i)((?:access_token|refresh_token|provider_token|token|token_hash|code|"
-        r"code_verifier|apikey|api_key|password)=)[^&#\s\"'<>]+"
+        r"code_verifier|apikey|api_key|password|routing_key)=)[^&#\s\"'<>]+"
     ),
     re.compile(
-        r"(?i)(\"(?:access_token|refresh_token|password|code_verifier|api_key)\"\s*:\s*\")[^\"]+"
+        r"(?i)(\"(?:access_token|refresh_token|password|code_verifier|api_key|apikey|"
+        r"routing_key|webhook_url)\"\s*:\s*\")[^\"]+"
     ),
+    re.compile(r"(?i)(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+(?=@)"),
 )
 #: Values shorter than this are not registered: masking "123" everywhere would garble output.
 _MIN_LENGTH = 6
+#: A fragment of a secret is masked when at least this long (and a third of the secret).
+_FRAGMENT = 10
+
+
+def _forms(value: str) -> set[str]:
+    """The value and the encodings a target might echo it in."""
+    raw = value.encode("utf-8")
+    forms = {value, quote(value, safe=""), quote_plus(value)}
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode(raw).decode("ascii")
+        forms |= {encoded, encoded.rstrip("=")}
+    return {f for f in forms if len(f) >= _MIN_LENGTH}
 
 
 class Redactor:
-    """Known secret values plus credential patterns, masked in any text."""
+    """Known secret values (and their forms) plus credential patterns, masked in any text."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._forms: list[str] = []
         self._lock = threading.Lock()
 
     def add(self, *values: str | SecretStr | None) -> None:
@@ -42,8 +67,11 @@ class Redactor:
         with self._lock:
             for value in values:
                 raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-                if raw and len(raw) >= _MIN_LENGTH:
+                if raw and len(raw) >= _MIN_LENGTH and raw not in self._values:
                     self._values.add(raw)
+                    self._forms = sorted(
+                        {f for v in self._values for f in _forms(v)}, key=len, reverse=True
+                    )
 
     def values(self) -> set[str]:
         """A copy of the registered values (for tests that scan outputs)."""
@@ -51,12 +79,15 @@ class Redactor:
             return set(self._values)
 
     def redact(self, text: str) -> str:
-        """`text` with every registered value and credential-shaped substring masked."""
+        """`text` with every registered value, form and long fragment, and every
+        credential-shaped substring, masked."""
         with self._lock:
-            values = sorted(self._values, key=len, reverse=True)
+            forms, values = list(self._forms), list(self._values)
+        for form in forms:
+            if form in text:
+                text = text.replace(form, MASK)
         for value in values:
-            if value in text:
-                text = text.replace(value, MASK)
+            text = _mask_fragments(text, value)
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
         return text
@@ -70,3 +101,59 @@ class Redactor:
         if isinstance(value, list | tuple):
             return type(value)(self.redact_any(v) for v in value)
         return value
+
+    @contextmanager
+    def logging(self) -> Iterator[None]:
+        """Every log record created while the block runs is redacted at its creation, whatever
+        logger and handler it goes to (pytest's live logs included)."""
+        previous = logging.getLogRecordFactory()
+        factory = _redacting_factory(previous, self.redact)
+        logging.setLogRecordFactory(factory)
+        try:
+            yield
+        finally:
+            if logging.getLogRecordFactory() is factory:
+                logging.setLogRecordFactory(previous)
+
+
+def _mask_fragments(text: str, secret: str) -> str:
+    """Mask a prefix or suffix of `secret` long enough to matter (a key echoed cut short)."""
+    size = max(_FRAGMENT, len(secret) // 3)
+    if len(secret) < size + 2:  # short secrets: only the whole value (masked already)
+        return text
+    for anchor, forwards in ((secret[:size], True), (secret[-size:], False)):
+        start = text.find(anchor)
+        while start != -1:
+            if forwards:
+                end = start + size
+                while (
+                    end < len(text)
+                    and end - start < len(secret)
+                    and text[end] == secret[end - start]
+                ):
+                    end += 1
+                text = text[:start] + MASK + text[end:]
+            else:
+                begin, end = start, start + size
+                offset = len(secret) - size
+                while begin > 0 and offset > 0 and text[begin - 1] == secret[offset - 1]:
+                    begin, offset = begin - 1, offset - 1
+                text = text[:begin] + MASK + text[end:]
+                start = begin
+            start = text.find(anchor, start + len(MASK))
+    return text
+
+
+def _redacting_factory(
+    previous: Callable[..., logging.LogRecord], redact: Callable[[str], str]
+) -> Callable[..., logging.LogRecord]:
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
+        return record
+
+    return factory

@@ -28,7 +28,7 @@ from synthetics.clients.http import Http, Recorder
 from synthetics.clients.official import Official
 from synthetics.clients.supabase import Supabase
 from synthetics.clients.transport import Transport
-from synthetics.config import Settings
+from synthetics.config import Settings, secret_values
 from synthetics.deeplink.browser import (
     BrowserThread,
     find_chromium,
@@ -427,7 +427,10 @@ class Runtime:
         self.http_client = self.new_client(recorded=True)
         self.http = Http(self.http_client, retries=config.retries)
         self.api = Supabase(self.http, url, anon, service, self.redactor)
-        self.redactor.add(self.db_url)
+        self.redactor.add(self.db_url, *secret_values(config))
+        for secret in secret_values(inbox_config):
+            # As it is, and as HTTP Basic credentials carry it (`key:` / `user:password`).
+            self.redactor.add(secret, f"{secret}:", f":{secret}")
         self.official = Official(
             url, anon, service, http_client=self.http_client, redactor=self.redactor
         )

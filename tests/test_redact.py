@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import logging
+from urllib.parse import quote
+
+import pytest
 from pydantic import SecretStr
 
 from synthetics.redact import MASK, Redactor
@@ -37,3 +42,54 @@ def test_nested_structures_are_redacted() -> None:
     redactor.add("s3cret-value")
     value = {"a": ["s3cret-value", 1], "b": ("x s3cret-value",)}
     assert redactor.redact_any(value) == {"a": [MASK, 1], "b": (f"x {MASK}",)}
+
+
+KEY = "sb_secret_" + "Zq9xW2vB7nM4kL8pR3tY6uI1oE5aS0dF"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        KEY,
+        KEY[:-1],  # cut short by one character
+        KEY[1:],
+        KEY[: len(KEY) // 2],  # half of it is still too much
+        base64.b64encode(KEY.encode()).decode(),
+        base64.urlsafe_b64encode(KEY.encode()).decode().rstrip("="),
+        base64.b64encode(f"{KEY}:".encode()).decode(),  # HTTP Basic with the key as user
+        quote(KEY, safe=""),
+        f"Authorization: Basic {base64.b64encode(b'someone:else').decode()}",
+        "authorization: bearer opaque-token-value",
+        "postgresql://monitor:db-password-123@db.example.internal:5432/postgres",
+    ],
+)
+def test_every_form_of_a_secret_is_masked(echo: str) -> None:
+    redactor = Redactor()
+    redactor.add(KEY, f"{KEY}:")
+    shown = redactor.redact(f"the target said: {echo} (end)")
+    assert "[REDACTED]" in shown
+    for fragment in (KEY[:12], KEY[-12:], "db-password-123", "opaque-token-value"):
+        assert fragment not in shown
+
+
+def test_short_and_unrelated_text_is_left_alone() -> None:
+    redactor = Redactor()
+    redactor.add(KEY)
+    assert redactor.redact("sb_secret_ is a prefix everyone shares") == (
+        "sb_secret_ is a prefix everyone shares"
+    )
+
+
+def test_log_records_are_redacted_whatever_logger_or_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    redactor = Redactor()
+    redactor.add(KEY)
+    with redactor.logging(), caplog.at_level(logging.DEBUG):
+        logging.getLogger("httpx").info("HTTP Request: GET /verify?token=%s", "pkce_abcdef123")
+        logging.getLogger("deep.down").debug("key %s", KEY)
+    text = caplog.text
+    assert "pkce_abcdef123" not in text and KEY not in text
+    assert text.count("[REDACTED]") == 2
+    logging.getLogger("after").warning("%s", KEY)  # the factory is restored afterwards
+    assert KEY in caplog.text

@@ -126,8 +126,12 @@ class Supabase:
         redirect_to: str,
         data: Mapping[str, Any],
         code_challenge: str | None = None,
+        retries: int | None = None,
     ) -> Call:
-        """POST /auth/v1/signup as supabase-js does (PKCE when a challenge is given)."""
+        """POST /auth/v1/signup as supabase-js does (PKCE when a challenge is given).
+
+        `retries=0` sends it once: a lost answer may mean the user was created, which the caller
+        must find out before sending it again."""
         self.redactor.add(password, code_challenge)
         body: dict[str, Any] = {"email": email, "password": password, "data": dict(data)}
         if code_challenge:
@@ -139,6 +143,7 @@ class Supabase:
                 params={"redirect_to": redirect_to},
                 headers=self._headers(),
                 json_body=body,
+                retries=retries,
             )
         )
 

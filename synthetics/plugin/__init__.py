@@ -13,6 +13,7 @@ exit code is 4.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = ["RUNTIME", "CheckFailed", "CheckRecord", "check_id"]
 RUNTIME = pytest.StashKey[Runtime]()
 OUTCOME = pytest.StashKey[CheckRecord]()
 RUN = pytest.StashKey[RunResult]()
+LOGS = pytest.StashKey[AbstractContextManager[None]]()
 #: Our exit code for the session (`verdict`), for `synthetics run` to return.
 EXIT = pytest.StashKey[int]()
 #: The checks that need Chromium.
@@ -104,8 +106,19 @@ def pytest_configure(config: pytest.Config) -> None:
         browser=browsers[0] if browsers else None,
         control=controls[0] if controls else None,
     )
+    # Every log record (pytest's live logs at any level, httpx's request lines) is redacted.
+    redacting = config.stash[RUNTIME].redactor.logging()
+    redacting.__enter__()
+    config.stash[LOGS] = redacting
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(settings.target_name), "synthetics-html")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop redacting log records once the session is over."""
+    redacting = config.stash.get(LOGS, None)
+    if redacting is not None:
+        redacting.__exit__(None, None, None)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
