@@ -176,10 +176,13 @@ def _print_load(
 
 def run_sandbox(args: argparse.Namespace) -> int:
     """`synthetics sandbox`: start, announce, wait for SIGINT/SIGTERM, stop cleanly."""
+    from synthetics.reaper import claim, sweep
     from synthetics.sandbox.faults import parse_faults
     from synthetics.sandbox.server import Sandbox, settings_for_port
     from synthetics.sandbox.settings import SandboxSettings
 
+    claim()
+    threading.Thread(target=sweep, name="synthetics-sweep", daemon=True).start()
     if not 0 <= args.port <= 65535 - 4:
         raise ConfigError(f"{args.port} is not a usable port", key="--port")
     faults = parse_faults(args.fault)
@@ -226,6 +229,7 @@ def run_checks(args: argparse.Namespace) -> int:
     there is none, a usage problem is 3 and anything else means the run did not finish (4).
     """
     from synthetics import config as config_module
+    from synthetics.reaper import claim, sweep
     from synthetics.runtime import RunControl, SandboxLauncher, browser_for, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
@@ -243,6 +247,9 @@ def run_checks(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc), key="--only") from None
     _check_report_dir(args.report_dir)
+    # What this run starts carries its mark; what killed runs left behind goes, in the background.
+    claim()
+    threading.Thread(target=sweep, name="synthetics-sweep", daemon=True).start()
 
     control = RunControl()
 

@@ -542,6 +542,8 @@ class Runtime:
         try:
             if self.api is not None and (self.users.users or self.cleanup_report is None):
                 self.clean_up()
+            elif self.cleanup_report is None and not self.users.users:
+                self.cleanup_report = CleanupReport(verified=True)  # stopped before it began
         finally:
             if self.browser is not None:
                 self.browser.close()

@@ -29,20 +29,25 @@ from __future__ import annotations
 import contextlib
 import functools
 import html
+import queue
 import re
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urljoin, urlsplit
 
+import psutil
+
 from synthetics.deeplink.redirect import parse_landing, same_target
 from synthetics.errors import SyntheticsError
+from synthetics.reaper import temp_prefix
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page, Request, Response
@@ -312,7 +317,7 @@ class Chromium:
             if self.found is None:
                 raise BrowserUnavailable(missing_reason(self.explicit_path))
             self._profile = tempfile.TemporaryDirectory(
-                prefix="synthetics-chromium-", ignore_cleanup_errors=True
+                prefix=temp_prefix("chromium"), ignore_cleanup_errors=True
             )
             self._context = self._playwright.chromium.launch_persistent_context(
                 self._profile.name,
@@ -497,20 +502,54 @@ def _first_line(exc: BaseException) -> str:
 # -- a browser on its own thread ------------------------------------------------------------
 
 
+class _Worker:
+    """One daemon thread that runs submitted calls in order (Playwright's sync API belongs to
+    the thread that started it). A daemon, unlike an executor's worker, is never joined at exit:
+    a browser stuck on a dead driver cannot keep the process alive."""
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, call: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._calls.put((call, future))
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            call, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+    def stop(self) -> None:
+        self._calls.put(None)
+
+
 class BrowserThread:
     """A Chromium started in the background and driven from one worker thread.
 
     Playwright's sync API belongs to the thread that started it, so every call goes through a
-    single-thread executor; starting it at the beginning of a run lets Chromium come up while the
+    single worker thread; starting it at the beginning of a run lets Chromium come up while the
     run signs up and waits for email. `ready()` waits for the start and raises what it raised.
+    `close()` never waits long: a browser that does not close in time (its driver killed by a
+    signal to the process group) is killed.
     """
+
+    #: How long closing may take before the driver and browser are killed.
+    CLOSE_S = 5.0
 
     def __init__(
         self, *, mode: Mode, explicit_path: str = "", allow_hosts: Iterable[str] = ()
     ) -> None:
         self.chromium = Chromium(mode=mode, explicit_path=explicit_path, allow_hosts=allow_hosts)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthetics-browser")
-        self._started: Future[str] = self._executor.submit(self.chromium.start)
+        self._worker = _Worker("synthetics-browser")
+        self._started: Future[str] = self._worker.submit(self.chromium.start)
         self._closed = False
 
     def _call(self, future: Future[Any], timeout_s: float) -> Any:
@@ -527,26 +566,44 @@ class BrowserThread:
     def click(self, html: str, *, redirect: str, timeout_s: float) -> Click:
         """Chromium.click on the browser's thread."""
         self.ready()
-        future = self._executor.submit(
-            self.chromium.click, html, redirect=redirect, timeout_s=timeout_s
+        future = self._worker.submit(
+            functools.partial(self.chromium.click, html, redirect=redirect, timeout_s=timeout_s)
         )
         click: Click = self._call(future, timeout_s + 30)
-        self._executor.submit(self.chromium.prepare)  # in the background, for the next click
+        self._worker.submit(self.chromium.prepare)  # in the background, for the next click
         return click
 
     def screenshot(self) -> bytes | None:
         """Chromium.screenshot on the browser's thread."""
-        shot: bytes | None = self._call(self._executor.submit(self.chromium.screenshot), 30)
+        shot: bytes | None = self._call(self._worker.submit(self.chromium.screenshot), 30)
         return shot
 
     def close(self) -> None:
-        """Stop Chromium and the thread (idempotent)."""
+        """Stop Chromium and the thread (idempotent, bounded)."""
         if self._closed:
             return
         self._closed = True
+        closing = self._worker.submit(self.chromium.close)
+        self._worker.stop()
         try:
-            self._executor.submit(self.chromium.close).result(timeout=30)
-        except Exception:  # noqa: S110 - best effort: the run is ending either way
-            pass
-        finally:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            closing.result(timeout=self.CLOSE_S)
+        except Exception:  # the run is ending either way: kill what did not close
+            kill_browser_processes()
+
+
+def kill_browser_processes() -> list[int]:
+    """Kill this process's own Playwright driver and Chromium processes (its descendants)."""
+    killed: list[int] = []
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return killed
+    for child in children:
+        try:
+            name = child.name().lower()
+            if name.startswith(("node", "chrome", "chromium", "headless_shell")):
+                child.kill()
+                killed.append(child.pid)
+        except psutil.Error:
+            continue
+    return killed

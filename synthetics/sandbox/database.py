@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from synthetics.errors import DatabaseError
+from synthetics.reaper import temp_prefix
 from synthetics.sandbox import migrations as migrations_module
 from synthetics.sandbox.migrations import LoadReport, Migrations, Statement
 from synthetics.sandbox.postgres import PostgresInstall, embedded, how_to_install
@@ -173,7 +174,7 @@ class Database:
         """
         user = self._system_user()
         if self.data_dir is None:
-            self._tmp = Path(tempfile.mkdtemp(prefix="synthetics-pg-"))
+            self._tmp = Path(tempfile.mkdtemp(prefix=temp_prefix("pg")))
             self._pgdata = self._tmp / "data"
         else:
             self._pgdata = Path(self.data_dir).expanduser().resolve()
@@ -230,6 +231,9 @@ class Database:
                     timeout=timeout,
                     user=user,
                     cwd=tempfile.gettempdir(),
+                    # Its own session: a signal to the run's process group (a CI cancel) must
+                    # not stop the database under the run's cleanup; the run stops it itself.
+                    start_new_session=True,
                 )
             except subprocess.CalledProcessError as exc:
                 errors.seek(0)
