@@ -88,6 +88,8 @@ class Redactor:
                 text = text.replace(form, MASK)
         for value in values:
             text = _mask_fragments(text, value)
+        for form in forms:
+            text = _mask_cut(text, form)
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
         return text
@@ -141,6 +143,22 @@ def _mask_fragments(text: str, secret: str) -> str:
                 text = text[:begin] + MASK + text[end:]
                 start = begin
             start = text.find(anchor, start + len(MASK))
+    return text
+
+
+#: Where text was cut short (`synthetics.text.safe_text` marks it so): a secret cut there leaves a
+#: prefix of itself right before the mark.
+_CUT = "…"
+
+
+def _mask_cut(text: str, secret: str) -> str:
+    """Mask a prefix of `secret` (6 characters or more) that ends where the text was cut."""
+    ends = [i for i, char in enumerate(text) if char == _CUT] + [len(text)]
+    for end in reversed(ends):
+        for size in range(min(len(secret) - 1, end), _MIN_LENGTH - 1, -1):
+            if text[end - size : end] == secret[:size]:
+                text = text[: end - size] + MASK + text[end:]
+                break
     return text
 
 

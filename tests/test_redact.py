@@ -93,3 +93,13 @@ def test_log_records_are_redacted_whatever_logger_or_level(
     assert text.count("[REDACTED]") == 2
     logging.getLogger("after").warning("%s", KEY)  # the factory is restored afterwards
     assert KEY in caplog.text
+
+
+def test_a_secret_cut_short_by_a_message_limit_is_masked() -> None:
+    redactor = Redactor()
+    redactor.add(KEY)
+    for cut in (8, 12, len(KEY) - 1):
+        shown = redactor.redact(f"the target said: {KEY[:cut]}… (900 bytes)")
+        assert KEY[:cut] not in shown
+    shown = redactor.redact(f"ends with {KEY[:9]}")
+    assert KEY[:9] not in shown

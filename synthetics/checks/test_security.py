@@ -47,6 +47,16 @@ def _body(call: Call) -> Any:
         return None
 
 
+def _is_json(call: Call) -> bool:
+    if call.truncated:
+        return False
+    try:
+        call.response.json()
+    except ValueError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="session")
 def discovered(synthetics: Runtime, journey: Journey) -> Discovered:
     """Discover once per run: OpenAPI (service key) and the catalog (db_url)."""
@@ -105,7 +115,7 @@ def _probe_function(
         call = synthetics.api.rpc_get(function.name, probe_params(function.params), bearer=None)
     except (TransportFailure, BadResponse) as exc:
         return Probe(name, Verdict.INCONCLUSIVE, str(exc))
-    verdict, detail = judge_call(call.status, _body(call))
+    verdict, detail = judge_call(call.status, _body(call), json=_is_json(call))
     return Probe(name, verdict, detail)
 
 
@@ -163,7 +173,9 @@ def _table_probes(
         except (TransportFailure, BadResponse) as exc:
             found.append((method, Verdict.INCONCLUSIVE, str(exc)))
             continue
-        verdict, detail, _ = judge_table(call.status, _body(call), method=method)
+        verdict, detail, _ = judge_table(
+            call.status, _body(call), method=method, json=_is_json(call)
+        )
         found.append((method, verdict, detail))
     return found
 

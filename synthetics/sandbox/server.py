@@ -275,7 +275,7 @@ class Sandbox:
                 pool=auth_pool,
                 mailer=mailer,
                 faults=self.faults,
-                external_url=f"{api_url}/auth/v1",
+                external_url=f"{(settings.external_url or api_url).rstrip('/')}/auth/v1",
                 clock=self.clock,
             )
             self.rest = RestService(

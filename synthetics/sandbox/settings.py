@@ -65,6 +65,9 @@ class SandboxSettings:
     migrations: Migrations | None = None
     #: A PostgreSQL installed on the machine (`--postgres-bin`); None chooses one.
     postgres_bin: Path | None = None
+    #: Where clients reach the API when it is not where it listens (GoTrue's API_EXTERNAL_URL):
+    #: emailed links point there. None: the API's own address.
+    external_url: str | None = None
 
     @property
     def anon_key(self) -> str:

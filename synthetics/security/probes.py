@@ -58,7 +58,7 @@ def _message(body: Any) -> str:
     return str(body.get("message") or "")[:120] if isinstance(body, Mapping) else ""
 
 
-def judge_call(status: int | None, body: Any) -> tuple[Verdict, str]:
+def judge_call(status: int | None, body: Any, *, json: bool = True) -> tuple[Verdict, str]:
     """The verdict of a function probe's answer (`status` None: the request failed).
 
     A 42501 raised by the body itself (an `auth.uid() is null` guard) looks the same as a missing
@@ -70,6 +70,9 @@ def judge_call(status: int | None, body: Any) -> tuple[Verdict, str]:
     if status in (401, 403) and code == "42501":
         return Verdict.REFUSED, "42501"
     if 200 <= status < 300:
+        if not json and status != 204:
+            # PostgREST answers a function in JSON (204 for void): a page is a proxy's.
+            return Verdict.INCONCLUSIVE, f"answered {status} with something that is not JSON"
         rows = f", {len(body)} row(s)" if isinstance(body, list) else ""
         return Verdict.EXECUTED, f"answered {status}{rows}"
     if status >= 500:
@@ -88,7 +91,9 @@ def judge_call(status: int | None, body: Any) -> tuple[Verdict, str]:
     return Verdict.INCONCLUSIVE, f"unexpected {status} {code}".strip()
 
 
-def judge_table(status: int | None, body: Any, *, method: str) -> tuple[Verdict, str, int | None]:
+def judge_table(
+    status: int | None, body: Any, *, method: str, json: bool = True
+) -> tuple[Verdict, str, int | None]:
     """The verdict of a table probe: a read that returns rows is *executed* (data exposed); a
     granted read with no rows, or a no-op write that was allowed, is *granted*."""
     if status is None:
@@ -97,6 +102,8 @@ def judge_table(status: int | None, body: Any, *, method: str) -> tuple[Verdict,
     if status in (401, 403) and code == "42501":
         return Verdict.REFUSED, "42501", None
     if 200 <= status < 300:
+        if not json and status != 204 and method == "GET":
+            return Verdict.INCONCLUSIVE, f"{method} answered {status}, not JSON", None
         if method == "GET" and isinstance(body, list) and body:
             return Verdict.EXECUTED, f"{method} returned {len(body)} row(s)", len(body)
         return Verdict.GRANTED, f"{method} allowed ({status})", 0

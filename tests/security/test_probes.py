@@ -50,6 +50,12 @@ def test_function_probe_verdicts(status: int | None, body: Any, verdict: Verdict
     assert judge_call(status, body)[0] is verdict
 
 
+def test_a_page_instead_of_json_decides_nothing() -> None:
+    assert judge_call(200, None, json=False)[0] is Verdict.INCONCLUSIVE  # a proxy's page
+    assert judge_call(204, None, json=False)[0] is Verdict.EXECUTED  # a void function
+    assert judge_table(200, None, method="GET", json=False)[0] is Verdict.INCONCLUSIVE
+
+
 @pytest.mark.parametrize(
     ("status", "body", "method", "verdict", "rows"),
     [
