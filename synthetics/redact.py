@@ -83,13 +83,16 @@ class Redactor:
         credential-shaped substring, masked."""
         with self._lock:
             forms, values = list(self._forms), list(self._values)
+        # Every span is found on the text as it came, then all are masked at once: masking one
+        # secret first could break the fragment of another that overlaps it (two keys that
+        # share their first characters).
+        spans: list[tuple[int, int]] = []
         for form in forms:
-            if form in text:
-                text = text.replace(form, MASK)
+            spans += _occurrences(text, form)
+            spans += _cut_spans(text, form)
         for value in values:
-            text = _mask_fragments(text, value)
-        for form in forms:
-            text = _mask_cut(text, form)
+            spans += _fragment_spans(text, value)
+        text = _masked(text, spans)
         for pattern in _PATTERNS:
             text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
         return text
@@ -118,32 +121,32 @@ class Redactor:
                 logging.setLogRecordFactory(previous)
 
 
-def _mask_fragments(text: str, secret: str) -> str:
-    """Mask a prefix or suffix of `secret` long enough to matter (a key echoed cut short)."""
+def _occurrences(text: str, form: str) -> list[tuple[int, int]]:
+    spans, start = [], text.find(form)
+    while start != -1:
+        spans.append((start, start + len(form)))
+        start = text.find(form, start + len(form))
+    return spans
+
+
+def _fragment_spans(text: str, secret: str) -> list[tuple[int, int]]:
+    """Where a prefix or suffix of `secret` long enough to matter shows (a key cut short)."""
     size = max(_FRAGMENT, len(secret) // 3)
-    if len(secret) < size + 2:  # short secrets: only the whole value (masked already)
-        return text
-    for anchor, forwards in ((secret[:size], True), (secret[-size:], False)):
-        start = text.find(anchor)
-        while start != -1:
-            if forwards:
-                end = start + size
-                while (
-                    end < len(text)
-                    and end - start < len(secret)
-                    and text[end] == secret[end - start]
-                ):
-                    end += 1
-                text = text[:start] + MASK + text[end:]
-            else:
-                begin, end = start, start + size
-                offset = len(secret) - size
-                while begin > 0 and offset > 0 and text[begin - 1] == secret[offset - 1]:
-                    begin, offset = begin - 1, offset - 1
-                text = text[:begin] + MASK + text[end:]
-                start = begin
-            start = text.find(anchor, start + len(MASK))
-    return text
+    if len(secret) < size + 2:  # short secrets: only the whole value (found already)
+        return []
+    spans = []
+    head, tail = secret[:size], secret[-size:]
+    for start, _ in _occurrences(text, head):
+        end = start + size
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        spans.append((start, end))
+    for start, end in _occurrences(text, tail):
+        begin, offset = start, len(secret) - size
+        while begin > 0 and offset > 0 and text[begin - 1] == secret[offset - 1]:
+            begin, offset = begin - 1, offset - 1
+        spans.append((begin, end))
+    return spans
 
 
 #: Where text was cut short (`synthetics.text.safe_text` marks it so): a secret cut there leaves a
@@ -151,15 +154,34 @@ def _mask_fragments(text: str, secret: str) -> str:
 _CUT = "…"
 
 
-def _mask_cut(text: str, secret: str) -> str:
-    """Mask a prefix of `secret` (6 characters or more) that ends where the text was cut."""
+def _cut_spans(text: str, secret: str) -> list[tuple[int, int]]:
+    """A prefix of `secret` (6 characters or more) that ends where the text was cut."""
+    spans = []
     ends = [i for i, char in enumerate(text) if char == _CUT] + [len(text)]
-    for end in reversed(ends):
+    for end in ends:
         for size in range(min(len(secret) - 1, end), _MIN_LENGTH - 1, -1):
             if text[end - size : end] == secret[:size]:
-                text = text[: end - size] + MASK + text[end:]
+                spans.append((end - size, end))
                 break
-    return text
+    return spans
+
+
+def _masked(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with the (possibly overlapping) spans replaced by one mask each run."""
+    if not spans:
+        return text
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, last = [], 0
+    for start, end in merged:
+        pieces += [text[last:start], MASK]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _redacting_factory(
