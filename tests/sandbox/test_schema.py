@@ -26,6 +26,7 @@ from psycopg import errors
 from psycopg.rows import dict_row
 
 from synthetics.sandbox.database import Database, schema_sql
+from synthetics.sandbox.faults import DATABASE_FAULTS, database_statements
 
 Conn = psycopg.Connection[Any]
 
@@ -91,8 +92,8 @@ FOLLOWS = (
     f"TABLE(user_id uuid, username text, display_name text, avatar_emoji text, followed_at {_TS})"
 )
 #: Every function of the bundled public schema in its final state, as the real one has it:
-#: signature → (arguments, result, SECURITY DEFINER, language, volatility). No function sets
-#: search_path. Overloads are separate entries.
+#: signature → (arguments, result, SECURITY DEFINER, language, volatility). Overloads are
+#: separate entries.
 FUNCTIONS: dict[str, tuple[str, str, bool, str, str]] = {
     # v2 (07_posts_v2, 08_social, 10_get_user_profile, 20_add_attachments)
     "get_my_profile_v2()": ("", "user_profiles", True, "sql", "s"),
@@ -242,6 +243,9 @@ TABLES = [*SENSITIVE_TABLES, *PROTECTED_TABLES]
 #: The profile columns a signed-in user may read directly (all but the password hash).
 READABLE_PROFILE = [c for c in PROFILE_COLUMNS if c != "password_hash"]
 
+#: The search_path hardening.sql pins on every SECURITY DEFINER function (the app pins none).
+PINNED = ["search_path=public, extensions, pg_temp"]
+
 CREATE_POST = "select * from create_post_v2(p_body => %s, p_attachments => %s::jsonb)"
 CREATE_COMMENT = (
     "select * from create_comment_v2(p_post_id => %s, p_body => %s, p_attachments => '[]'::jsonb)"
@@ -382,11 +386,18 @@ def count(pg: Conn, sql: str, *params: Any) -> int:
 
 
 def privileges(pg: Conn) -> list[tuple[str, str, Any]]:
-    """Every ACL of the public schema's functions, tables and columns, in a stable order."""
+    """Every ACL of the public schema's functions, tables and columns, the functions' settings
+    and the tables' RLS switches, in a stable order: what the hardened state consists of."""
     return pg.execute(
         """
         select 'function', p.oid::regprocedure::text, p.proacl::text
           from pg_proc p where p.pronamespace = 'public'::regnamespace
+        union all
+        select 'config', p.oid::regprocedure::text, p.proconfig::text
+          from pg_proc p where p.pronamespace = 'public'::regnamespace
+        union all
+        select 'rls', c.relname, c.relrowsecurity::text
+          from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'
         union all
         select 'table', c.relname, c.relacl::text
           from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'
@@ -399,14 +410,21 @@ def privileges(pg: Conn) -> list[tuple[str, str, Any]]:
     ).fetchall()
 
 
+def sync(pg: Conn, *active: str) -> None:
+    """What the sandbox runs when its faults change: every database fault, on or off, in order."""
+    for name in DATABASE_FAULTS:
+        for statement in database_statements(name, name in active):
+            pg.execute(statement.encode())
+
+
 @contextmanager
 def anon_grant(pg: Conn) -> Iterator[None]:
     """The `security.anon_grant` fault for the block, cleared the way the sandbox clears it."""
-    pg.execute(schema_sql("fault_anon_grant.sql"))
+    sync(pg, "security.anon_grant")
     try:
         yield
     finally:
-        pg.execute(schema_sql("hardening.sql"))
+        sync(pg)
 
 
 def callable_functions(pg: Conn) -> list[tuple[str, str]]:
@@ -443,7 +461,15 @@ def test_every_function_has_the_real_signature_and_nothing_else_exists(pg: Conn)
     for signature, expected in FUNCTIONS.items():
         *described, config = by_signature[signature]
         assert tuple(described) == expected, signature
-        assert config is None, signature  # none of the app's functions pins its search_path
+        assert config == (PINNED if expected[2] else None), signature
+
+
+def test_the_apps_own_sql_pins_no_search_path_and_leaves_health_records_without_rls() -> None:
+    # What the real files do; the pins and the RLS switch are hardening.sql's.
+    app = schema_sql("mamapace.sql") + schema_sql("delete_post_v2.sql")
+    statements = [line for line in app.splitlines() if not line.lstrip().startswith("--")]
+    assert not any("search_path" in line for line in statements)
+    assert not any("maternal_health_records enable" in line for line in statements)
 
 
 def test_create_post_v2_and_create_comment_v2_have_both_overloads(pg: Conn) -> None:
@@ -519,7 +545,7 @@ def test_rls_and_policies_are_the_real_ones(pg: Conn) -> None:
     assert rls == {
         "user_profiles": True,
         "auth_sessions": True,
-        "encrypted_maternal_health_records": False,  # never enabled by the app
+        "encrypted_maternal_health_records": True,  # hardening.sql's; the app never enables it
         "posts": True,
         "post_reactions": True,
         "post_comments": True,
@@ -1039,14 +1065,14 @@ def test_cross_user_fault_changes_the_body_only_and_its_revert_restores_it(
     before = privileges(pg)
 
     try:
-        pg.execute(schema_sql("fault_cross_user.sql"))
-        pg.execute(schema_sql("fault_cross_user.sql"))
+        sync(pg, "security.cross_user")
+        sync(pg, "security.cross_user")
         assert scalar(api, bob, delete, (first["id"],)) is True
         assert not exists(pg, "posts", first["id"])
         assert privileges(pg) == before
     finally:
-        pg.execute(schema_sql("delete_post_v2.sql"))
-    pg.execute(schema_sql("delete_post_v2.sql"))
+        sync(pg)
+    sync(pg)
 
     assert scalar(api, bob, delete, (second["id"],)) is False
     assert exists(pg, "posts", second["id"])
@@ -1301,12 +1327,17 @@ def test_clearing_anon_grant_restores_the_hardened_privileges_exactly(pg: Conn, 
 
     with anon_grant(pg):
         opened = privileges(pg)
-        pg.execute(schema_sql("fault_anon_grant.sql"))  # twice is the same as once
+        sync(pg, "security.anon_grant")  # twice is the same as once
         assert privileges(pg) == opened
+        sync(pg, "security.anon_grant", "security.cross_user")  # and survives a body swap
+        assert [row for row in privileges(pg) if row[0] != "config"] == [
+            row for row in opened if row[0] != "config"
+        ]
+        sync(pg, "security.anon_grant")
 
     assert opened != before
     assert privileges(pg) == before
-    pg.execute(schema_sql("hardening.sql"))
+    sync(pg)
     assert privileges(pg) == before
     with raises(errors.InsufficientPrivilege, "permission denied for function create_post"):
         rows(

@@ -10,6 +10,8 @@ grant execute on all functions in schema public to public, anon;
 grant all on table
     public.user_profiles, public.auth_sessions, public.encrypted_maternal_health_records
 to anon;
+-- ... and the health records' RLS, which the app never enabled, so anon reads every row.
+alter table public.encrypted_maternal_health_records disable row level security;
 
 -- The protected tables: 07/08 revoked SELECT from anon; the runbook's emergency Plan B grants it
 -- back, and that is what this fault has always rehearsed.

@@ -1,7 +1,7 @@
--- The hardened state: Mamapace as the runbook's Security Incident Response leaves it, plus what the
--- app needs as `authenticated` and nothing more. Applied at bootstrap after mamapace.sql and again
--- whenever the `security.anon_grant` fault is cleared, so it states every privilege it cares about
--- from scratch and can run any number of times.
+-- The hardened state: Mamapace as the runbook's Security Incident Response leaves it, plus what
+-- the app needs as `authenticated` and nothing more, plus the advisor's two fixes (at the end).
+-- Applied at bootstrap after mamapace.sql and again whenever the `security.anon_grant` fault is
+-- cleared, so it states everything it cares about from scratch and can run any number of times.
 
 -- The runbook's immediate actions, verbatim.
 revoke all on all tables in schema public from anon;
@@ -47,3 +47,23 @@ grant select (
     id, username, display_name, bio, avatar_emoji, created_at, profile_visibility, is_active,
     updated_at
 ) on public.user_profiles to authenticated;
+
+-- The rest of "as it should be", the two things Supabase's Security Advisor (and the suite's
+-- security.advisor check) finds in the app's SQL once the grants are right:
+-- every SECURITY DEFINER function gets a fixed search_path (the app's bodies call pgcrypto
+-- unqualified, which lives in `extensions` on Supabase), and the health records get row level
+-- security (no policy: only the definer functions, running as the owner, reach them).
+-- CREATE OR REPLACE drops a function's SET clauses, so this runs after every body swap too.
+do $$
+declare
+    f regprocedure;
+begin
+    for f in
+        select p.oid::regprocedure from pg_proc p
+         where p.pronamespace = 'public'::regnamespace and p.prosecdef
+    loop
+        execute format('alter function %s set search_path = public, extensions, pg_temp', f);
+    end loop;
+end $$;
+
+alter table public.encrypted_maternal_health_records enable row level security;

@@ -208,9 +208,9 @@ create trigger on_auth_user_created
 
 
 -- v1 sign-up and sessions: 04_rpcs.sql, replaced in part by 05_phase2.sql -------------------------
--- The app's own login before Supabase Auth, still defined. They need pgcrypto (gen_random_bytes,
--- crypt, pgp_sym_encrypt), which the embedded Postgres lacks: here they fail when called (42883),
--- after the EXECUTE check, which is what the security checks look at.
+-- The app's own login before Supabase Auth, still defined. They call pgcrypto (gen_random_bytes,
+-- crypt, digest, pgp_sym_encrypt) unqualified; on a build without it (the embedded one) they fail
+-- when called (42883), after the EXECUTE check, which is what the security checks look at.
 
 -- 05_phase2.sql
 create or replace function public._get_maternal_key()
