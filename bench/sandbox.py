@@ -82,11 +82,13 @@ def rpc_round_trips(info: SandboxInfo, client: httpx.Client, rounds: int) -> dic
     headers = {"apikey": info.anon_key, "Authorization": f"Bearer {token}"}
     for _ in range(10):
         client.post(
-            f"{info.api_url}/rest/v1/rpc/create_post_v2", headers=headers, json={"p_body": "bench"}
-        )
+            f"{info.api_url}/rest/v1/rpc/create_post_v2",
+            headers=headers,
+            json={"p_body": "bench", "p_attachments": []},  # as the app calls it
+        ).raise_for_status()
     calls = {
         "get_my_profile_v2": {},
-        "get_home_feed_v2": {"p_limit": 20},
+        "get_home_feed_v2": {"p_offset_time": None, "p_limit": 20},
         "get_user_post_count_v2": {},
     }
     results: dict[str, list[float]] = {}

@@ -36,7 +36,7 @@ from synthetics.sandbox.postgres import PostgresInstall, embedded, how_to_instal
 #: The platform bootstrap, applied to every fresh cluster.
 PLATFORM_FILES = ("supabase.sql",)
 #: The bundled schema, applied after the platform unless the app's own SQL is given.
-SCHEMA_FILES = ("mamapace.sql", "delete_post_v2.sql")
+SCHEMA_FILES = ("mamapace.sql", "delete_post_v2.sql", "hardening.sql")
 #: Extensions every Supabase project has in the `extensions` schema.
 PLATFORM_EXTENSIONS = ("uuid-ossp", "pgcrypto")
 #: Written into a bootstrapped data directory: which schema it holds (the template key).

@@ -190,41 +190,29 @@ def _slot(fault: Fault) -> tuple[str, str | None]:
     return (fault.name, None)
 
 
-#: The runbook's protected tables: what security.anon_grant opens to anon.
-PROTECTED_TABLES = ("posts", "post_reactions", "post_comments", "user_follows")
-_V2_FUNCTIONS = """
-select p.oid::regprocedure::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-where n.nspname = 'public' and p.proname like '%\\_v2'
-"""
+#: Database-level faults, in the order they are applied: the body of delete_post_v2 first, then
+#: privileges, so whatever the first one runs cannot change who may call what.
+DATABASE_FAULTS = ("security.cross_user", "security.anon_grant")
 
 
-def database_statements(name: str, on: bool, v2_functions: Iterable[str]) -> list[str]:
-    """SQL that switches a database-level fault on or off (empty for other faults)."""
+def database_statements(name: str, on: bool) -> list[str]:
+    """SQL that switches a database-level fault on or off (empty for other faults).
+
+    Switching off runs the hardened file again rather than undoing the fault's own statements,
+    so the database ends in exactly the bootstrap's state whatever happened in between.
+    """
     from synthetics.sandbox.database import schema_sql
 
-    tables = ", ".join(f"public.{t}" for t in PROTECTED_TABLES)
     if name == "security.anon_grant":
-        if on:
-            grants = [f"grant execute on function {f} to anon" for f in v2_functions]
-            return [*grants, f"grant select on {tables} to anon"]
-        revokes = [f"revoke execute on function {f} from public, anon" for f in v2_functions]
-        return [*revokes, f"revoke all on {tables} from anon"]
+        return [schema_sql("fault_anon_grant.sql" if on else "hardening.sql")]
     if name == "security.cross_user":
         return [schema_sql("fault_cross_user.sql" if on else "delete_post_v2.sql")]
     return []
 
 
-DATABASE_FAULTS = ("security.anon_grant", "security.cross_user")
-
-
 async def sync_database(conn: Any, state: FaultState) -> None:
     """Make the database match `state` for every database-level fault (idempotent)."""
-    cur = await conn.execute(_V2_FUNCTIONS)
-    functions = [
-        row[0] if isinstance(row, tuple) else next(iter(row.values()))
-        for row in await cur.fetchall()
-    ]
     async with conn.transaction():
         for name in DATABASE_FAULTS:
-            for statement in database_statements(name, state.has(name), functions):
+            for statement in database_statements(name, state.has(name)):
                 await conn.execute(statement.encode())

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from synthetics.errors import ConfigError
-from synthetics.sandbox.faults import FAULTS, Fault, FaultState, database_statements, parse_fault
+from synthetics.sandbox.database import schema_sql
+from synthetics.sandbox.faults import (
+    FAULTS,
+    Fault,
+    FaultState,
+    database_statements,
+    parse_fault,
+)
 
 
 @pytest.mark.parametrize(
@@ -87,12 +94,13 @@ def test_flaky_counts_down() -> None:
 
 
 def test_database_statements_switch_both_ways() -> None:
-    on = database_statements("security.anon_grant", True, ["public.f_v2()"])
-    off = database_statements("security.anon_grant", False, ["public.f_v2()"])
-    assert "grant execute on function public.f_v2() to anon" in on
-    assert "revoke execute on function public.f_v2() from public, anon" in off
-    assert any("grant select on public.posts" in s for s in on)
-    assert database_statements("email.drop", True, []) == []
-    vulnerable = database_statements("security.cross_user", True, [])[0]
-    hardened = database_statements("security.cross_user", False, [])[0]
+    on = database_statements("security.anon_grant", True)
+    off = database_statements("security.anon_grant", False)
+    assert on == [schema_sql("fault_anon_grant.sql")]
+    assert "grant execute on all functions in schema public to public, anon" in on[0]
+    # Clearing runs the hardened state again rather than undoing the fault's own grants.
+    assert off == [schema_sql("hardening.sql")]
+    assert database_statements("email.drop", True) == []
+    vulnerable = database_statements("security.cross_user", True)[0]
+    hardened = database_statements("security.cross_user", False)[0]
     assert "delete_post_v2" in vulnerable and vulnerable != hardened

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +16,8 @@ from .api import confirmed_user, headers, rpc, service_headers, sign_up
 from .inbox import confirmation_link, count_messages, wait_for_message
 
 SetFaults = Callable[..., None]
+#: create_post_v2 as the app calls it (postService.ts createPost).
+APP_POST = {"p_body": "mine", "p_attachments": []}
 
 
 def test_email_drop_loses_the_confirmation(
@@ -129,9 +132,52 @@ def test_anon_grant_opens_rpcs_and_tables_to_anon(info: SandboxInfo, faults: Set
     assert httpx.get(posts, headers=headers(info)).status_code == 401
 
 
+def test_anon_grant_is_the_real_surface_v1_included(info: SandboxInfo, faults: SetFaults) -> None:
+    v1 = f"{info.api_url}/rest/v1/rpc/create_post"
+    with confirmed_user(info) as alice:
+        forged = {"p_user_id": alice.id, "p_body": "posted by nobody"}
+        closed = httpx.post(v1, headers=headers(info), json=forged)
+        assert closed.status_code == 401 and closed.json()["code"] == "42501"
+        faults("security.anon_grant")
+        try:
+            # The anon key alone posts as Alice through the v1 function.
+            post = httpx.post(v1, headers=headers(info), json=forged)
+            assert post.status_code == 200 and post.json()["user_id"] == alice.id
+            for table in ("user_profiles", "encrypted_maternal_health_records", "auth_sessions"):
+                read = httpx.get(f"{info.api_url}/rest/v1/{table}", headers=headers(info))
+                assert read.status_code == 200 and isinstance(read.json(), list), table
+            profile = httpx.get(
+                f"{info.api_url}/rest/v1/user_profiles",
+                headers=headers(info),
+                params={"select": "id,password_hash", "id": f"eq.{alice.id}"},
+            )
+            assert profile.json() == [{"id": alice.id, "password_hash": None}]
+        finally:
+            faults()
+        assert httpx.post(v1, headers=headers(info), json=forged).status_code == 401
+        for table in ("user_profiles", "encrypted_maternal_health_records", "auth_sessions"):
+            read = httpx.get(f"{info.api_url}/rest/v1/{table}", headers=headers(info))
+            assert read.status_code == 401 and read.json()["code"] == "42501", table
+        deleted = rpc(info, "delete_post_v2", {"p_post_id": post.json()["id"]}, alice.access_token)
+        assert deleted.json() is True
+
+
+def test_both_database_faults_at_once_keep_each_other(info: SandboxInfo, faults: SetFaults) -> None:
+    with confirmed_user(info) as alice, confirmed_user(info) as bob:
+        mine = rpc(info, "create_post_v2", APP_POST, alice.access_token).json()
+        faults("security.anon_grant", "security.cross_user")
+        # anon still reaches delete_post_v2 although its body was swapped after the grants.
+        anon = rpc(info, "delete_post_v2", {"p_post_id": str(uuid.uuid4())}, None)
+        assert anon.status_code == 200 and anon.json() is False
+        assert rpc(info, "delete_post_v2", {"p_post_id": mine["id"]}, bob.access_token).json()
+        faults()
+        anon = rpc(info, "delete_post_v2", {"p_post_id": str(uuid.uuid4())}, None)
+        assert anon.status_code == 401
+
+
 def test_cross_user_lets_anyone_delete_a_post(info: SandboxInfo, faults: SetFaults) -> None:
     with confirmed_user(info) as alice, confirmed_user(info) as bob:
-        first = rpc(info, "create_post_v2", {"p_body": "mine"}, alice.access_token).json()
+        first = rpc(info, "create_post_v2", APP_POST, alice.access_token).json()
         assert (
             rpc(info, "delete_post_v2", {"p_post_id": first["id"]}, bob.access_token).json()
             is False
@@ -141,17 +187,19 @@ def test_cross_user_lets_anyone_delete_a_post(info: SandboxInfo, faults: SetFaul
             rpc(info, "delete_post_v2", {"p_post_id": first["id"]}, bob.access_token).json() is True
         )
         faults()
-        second = rpc(info, "create_post_v2", {"p_body": "mine"}, alice.access_token).json()
+        second = rpc(info, "create_post_v2", APP_POST, alice.access_token).json()
         assert (
             rpc(info, "delete_post_v2", {"p_post_id": second["id"]}, bob.access_token).json()
             is False
         )
+        rpc(info, "delete_post_v2", {"p_post_id": second["id"]}, alice.access_token)
 
 
 def test_verbose_errors_leak_sql(info: SandboxInfo, faults: SetFaults) -> None:
     with confirmed_user(info) as user:
-        bad = {"p_post_id": "00000000-0000-0000-0000-000000000000", "p_body": ""}
+        bad = {"p_post_id": str(uuid.uuid4()), "p_body": "", "p_attachments": []}
         quiet = rpc(info, "create_comment_v2", bad, user.access_token).json()
+        assert quiet["message"] == "Comment must have content or images"
         assert "select" not in str(quiet).lower()
         faults("security.verbose_errors")
         loud = rpc(info, "create_comment_v2", bad, user.access_token).json()

@@ -35,24 +35,33 @@ PROFILE_COLUMNS = [
     "bio",
     "avatar_emoji",
     "created_at",
-    "updated_at",
     "profile_visibility",
     "is_active",
+    "password_hash",
+    "updated_at",
 ]
-POST_COLUMNS = ["id", "user_id", "body", "created_at"]
+#: What a signed-in user may select from user_profiles (everything but the password hash).
+READABLE_PROFILE = [c for c in PROFILE_COLUMNS if c != "password_hash"]
+POST_COLUMNS = ["id", "user_id", "body", "created_at", "attachments", "is_ad"]
 FEED_COLUMNS = [
     "id",
     "user_id",
     "body",
+    "attachments",
     "created_at",
-    "user_username",
-    "user_display_name",
-    "user_avatar_emoji",
+    "display_name",
+    "avatar_emoji",
+    "is_liked",
     "reaction_count",
     "comment_count",
 ]
+AMBIGUOUS_HINT = (
+    "Try renaming the parameters or the function itself in the database so function "
+    "overloading can be resolved"
+)
 _ANY = str(uuid.uuid4())
-#: One valid call per v2 RPC (argument names and types right), as the anon probe sends them.
+#: One valid call per v2 RPC (argument names and types right, overloads resolved as the app
+#: resolves them), as the anon probe must send them.
 V2_CALLS: dict[str, dict[str, Any]] = {
     "get_my_profile_v2": {},
     "update_my_profile_v2": {"p_display_name": "x", "p_bio": "x", "p_avatar_emoji": "x"},
@@ -61,11 +70,11 @@ V2_CALLS: dict[str, dict[str, Any]] = {
     "get_user_posts_v2": {},
     "get_user_post_count_v2": {},
     "get_liked_posts_v2": {},
-    "create_post_v2": {"p_body": "hello"},
+    "create_post_v2": {"p_body": "hello", "p_attachments": []},
     "delete_post_v2": {"p_post_id": _ANY},
     "add_reaction_v2": {"p_post_id": _ANY},
     "remove_reaction_v2": {"p_post_id": _ANY},
-    "create_comment_v2": {"p_post_id": _ANY, "p_body": "hi"},
+    "create_comment_v2": {"p_post_id": _ANY, "p_body": "hi", "p_attachments": []},
     "get_post_comments_v2": {"p_post_id": _ANY},
     "delete_comment_v2": {"p_comment_id": _ANY},
     "follow_user_v2": {"p_target_user_id": _ANY},
@@ -250,7 +259,7 @@ def test_scalar_function_returns_a_bare_number(rest: Rest, make_user: Callable[[
     assert response.content == b"0"
     assert response.headers["content-type"] == JSON
     assert response.headers["content-range"] == "0-0/*"
-    rest.rpc("create_post_v2", {"p_body": "one"}, bearer=user.token)
+    rest.rpc("create_post_v2", {"p_body": "one", "p_attachments": []}, bearer=user.token)
     assert rest.rpc("get_user_post_count_v2", {}, bearer=user.token).json() == 1
 
 
@@ -264,7 +273,9 @@ def test_composite_functions_return_one_object_with_columns_in_table_order(
     assert profile.json()["id"] == alice.id
     assert profile.json()["profile_visibility"] == "public"
 
-    post = rest.rpc("create_post_v2", {"p_body": "composite"}, bearer=alice.token)
+    post = rest.rpc(
+        "create_post_v2", {"p_body": "composite", "p_attachments": []}, bearer=alice.token
+    )
     assert post.status_code == 200
     assert post.headers["content-type"] == JSON
     assert list(post.json()) == POST_COLUMNS
@@ -279,8 +290,12 @@ def test_set_returning_functions_return_arrays(rest: Rest, make_user: Callable[[
     assert empty.content == b"[]"
     assert empty.headers["content-range"] == "*/*"
 
-    first = rest.rpc("create_post_v2", {"p_body": "first"}, bearer=user.token).json()
-    second = rest.rpc("create_post_v2", {"p_body": "second"}, bearer=user.token).json()
+    first = rest.rpc(
+        "create_post_v2", {"p_body": "first", "p_attachments": []}, bearer=user.token
+    ).json()
+    second = rest.rpc(
+        "create_post_v2", {"p_body": "second", "p_attachments": []}, bearer=user.token
+    ).json()
     mine = rest.rpc("get_user_posts_v2", {}, bearer=user.token)
     assert mine.status_code == 200
     assert mine.headers["content-range"] == "0-1/*"
@@ -295,7 +310,9 @@ def test_set_returning_functions_return_arrays(rest: Rest, make_user: Callable[[
 
 
 def test_boolean_function_returns_true_then_false(rest: Rest, alice: User, bob: User) -> None:
-    post = rest.rpc("create_post_v2", {"p_body": "react to me"}, bearer=alice.token).json()
+    post = rest.rpc(
+        "create_post_v2", {"p_body": "react to me", "p_attachments": []}, bearer=alice.token
+    ).json()
     first = rest.rpc("add_reaction_v2", {"p_post_id": post["id"]}, bearer=bob.token)
     assert first.status_code == 200
     assert first.content == b"true"
@@ -327,7 +344,7 @@ def test_get_calls_a_stable_function_with_query_arguments(
 ) -> None:
     user = make_user()
     for body in ("a", "b", "c"):
-        rest.rpc("create_post_v2", {"p_body": body}, bearer=user.token)
+        rest.rpc("create_post_v2", {"p_body": body, "p_attachments": []}, bearer=user.token)
     count = rest.rpc("get_user_post_count_v2", method="GET", bearer=user.token)
     assert count.status_code == 200
     assert count.json() == 3
@@ -347,7 +364,10 @@ def test_get_on_a_volatile_function_fails_in_the_read_only_transaction(
 ) -> None:
     user = make_user()
     response = rest.rpc(
-        "create_post_v2", method="GET", params={"p_body": "nope"}, bearer=user.token
+        "create_post_v2",
+        method="GET",
+        params={"p_body": "nope", "p_attachments": "[]"},
+        bearer=user.token,
     )
     assert_error(response, 405, "25006", "cannot execute INSERT in a read-only transaction")
     assert rest.rpc("get_user_post_count_v2", {}, bearer=user.token).json() == 0
@@ -456,7 +476,7 @@ def test_missing_required_argument(rest: Rest, alice: User) -> None:
         "with a single unnamed json/jsonb parameter, but no matches were found in the schema "
         "cache.",
         hint="Perhaps you meant to call the function public.create_comment_v2(p_body, p_post_id)",
-    )
+    )  # the closer of the two overloads' parameter lists
     # No argument at all shares no n-gram with "(p_body)": PostgREST gives no hint.
     response = rest.rpc("create_post_v2", {}, bearer=alice.token)
     assert_error(
@@ -476,6 +496,113 @@ def test_argument_of_the_wrong_type(rest: Rest, alice: User) -> None:
         "get_user_posts_v2", method="GET", params={"p_limit": "many"}, bearer=alice.token
     )
     assert_error(response, 400, "22P02", 'invalid input syntax for type integer: "many"')
+
+
+# -- PGRST203: overloads -------------------------------------------------------------------------
+
+
+def test_naming_only_p_body_is_ambiguous_like_the_real_schema(rest: Rest, alice: User) -> None:
+    for method, args in (("POST", {"p_body": "x"}), ("GET", {"p_body": "x"})):
+        response = rest.rpc(
+            "create_post_v2",
+            args if method == "POST" else None,
+            method=method,
+            params=args if method == "GET" else None,
+            bearer=alice.token,
+        )
+        assert_error(
+            response,
+            300,
+            "PGRST203",
+            "Could not choose the best candidate function between: "
+            "public.create_post_v2(p_body => text), "
+            "public.create_post_v2(p_body => text, p_attachments => jsonb)",
+            hint=AMBIGUOUS_HINT,
+        )
+    response = rest.rpc("create_comment_v2", {"p_post_id": _ANY, "p_body": "x"}, bearer=alice.token)
+    assert_error(
+        response,
+        300,
+        "PGRST203",
+        "Could not choose the best candidate function between: "
+        "public.create_comment_v2(p_post_id => uuid, p_body => text), "
+        "public.create_comment_v2(p_post_id => uuid, p_body => text, p_attachments => jsonb)",
+        hint=AMBIGUOUS_HINT,
+    )
+
+
+def test_p_attachments_picks_the_overload_the_app_calls(
+    rest: Rest, make_user: Callable[[], User]
+) -> None:
+    user = make_user()
+    images = [{"url": "https://img.example/1.png", "width": 10}]
+    post = rest.rpc(
+        "create_post_v2", {"p_body": "[image]", "p_attachments": images}, bearer=user.token
+    )
+    assert post.status_code == 200
+    assert post.json()["attachments"] == images
+    comment = rest.rpc(
+        "create_comment_v2",
+        {"p_post_id": post.json()["id"], "p_body": "nice", "p_attachments": []},
+        bearer=user.token,
+    )
+    assert comment.status_code == 200
+    assert comment.json()["attachments"] == []
+    assert rest.rpc("get_user_post_count_v2", {}, bearer=user.token).json() == 1
+
+
+def test_overload_resolution_follows_postgrest_find_proc(
+    rest: Rest, alice: User, ddl: Callable[[str, str], None]
+) -> None:
+    # PostgREST's findProc: a function matches when every required parameter is named and every
+    # name is a parameter; one match is called, several are 300 PGRST203, none falls back to a
+    # single unnamed json parameter (POST only), and two such fallbacks are ambiguous too.
+    ddl(
+        "create function public.sandbox_ov(a int) returns text language sql as $$ select 'a' $$;"
+        " create function public.sandbox_ov(a int, b int) returns text language sql"
+        " as $$ select 'a,b' $$;"
+        " create function public.sandbox_opt(a int default 1) returns text language sql"
+        " as $$ select 'opt a' $$;"
+        " create function public.sandbox_opt(b text default 'x') returns text language sql"
+        " as $$ select 'opt b' $$;"
+        " create function public.sandbox_raw(json) returns text language sql"
+        " as $$ select 'raw' $$;"
+        " create function public.sandbox_raw(a int) returns text language sql"
+        " as $$ select 'named' $$;"
+        " create function public.sandbox_raw2(json) returns text language sql"
+        " as $$ select 'json' $$;"
+        " create function public.sandbox_raw2(jsonb) returns text language sql"
+        " as $$ select 'jsonb' $$;"
+        " grant execute on all functions in schema public to authenticated",
+        "drop function if exists public.sandbox_ov(int); drop function if exists"
+        " public.sandbox_ov(int, int); drop function if exists public.sandbox_opt(int);"
+        " drop function if exists public.sandbox_opt(text); drop function if exists"
+        " public.sandbox_raw(json); drop function if exists public.sandbox_raw(int);"
+        " drop function if exists public.sandbox_raw2(json); drop function if exists"
+        " public.sandbox_raw2(jsonb); select 1",
+    )
+
+    def call(name: str, args: dict[str, Any]) -> httpx.Response:
+        return rest.rpc(name, args, bearer=alice.token)
+
+    assert call("sandbox_ov", {"a": 1}).json() == "a"  # b is required by the other one
+    assert call("sandbox_ov", {"a": 1, "b": 2}).json() == "a,b"
+    assert call("sandbox_ov", {"b": 2}).json()["code"] == "PGRST202"
+    both = call("sandbox_opt", {})
+    assert both.status_code == 300 and both.json()["code"] == "PGRST203"
+    assert both.json()["message"] == (
+        "Could not choose the best candidate function between: "
+        "public.sandbox_opt(a => integer), public.sandbox_opt(b => text)"
+    )
+    assert call("sandbox_opt", {"b": "y"}).json() == "opt b"
+    assert call("sandbox_opt", {"a": 1, "b": "y"}).json()["code"] == "PGRST202"
+    assert call("sandbox_raw", {"a": 1}).json() == "named"  # a named match beats the fallback
+    assert call("sandbox_raw", {"zzz": 1}).json() == "raw"
+    raw2 = call("sandbox_raw2", {"zzz": 1})
+    assert raw2.status_code == 300 and raw2.json()["code"] == "PGRST203"
+    # Over GET there is no body to fall back to.
+    get = rest.rpc("sandbox_raw", method="GET", params={"zzz": "1"}, bearer=alice.token)
+    assert get.status_code == 404 and get.json()["code"] == "PGRST202"
 
 
 # -- privileges ----------------------------------------------------------------------------------
@@ -690,14 +817,16 @@ def test_singular_object_on_a_set_returning_call(rest: Rest, make_user: Callable
         "Cannot coerce the result to a single JSON object",
         details="The result contains 0 rows",
     )
-    post = rest.rpc("create_post_v2", {"p_body": "only one"}, bearer=user.token).json()
+    post = rest.rpc(
+        "create_post_v2", {"p_body": "only one", "p_attachments": []}, bearer=user.token
+    ).json()
     one = rest.rpc("get_user_posts_v2", {}, bearer=user.token, headers=singular)
     assert one.status_code == 200
     assert one.headers["content-type"] == f"{SINGULAR}; charset=utf-8"
     assert isinstance(one.json(), dict)
     assert one.json()["id"] == post["id"]
     assert list(one.json()) == FEED_COLUMNS
-    rest.rpc("create_post_v2", {"p_body": "now two"}, bearer=user.token)
+    rest.rpc("create_post_v2", {"p_body": "now two", "p_attachments": []}, bearer=user.token)
     two = rest.rpc("get_user_posts_v2", {}, bearer=user.token, headers=singular)
     assert_error(
         two,
@@ -739,11 +868,8 @@ def test_counting_table_reads(rest: Rest, info: SandboxInfo, alice: User, bob: U
     assert uncounted.headers["content-range"] == "0-0/*"
     assert "preference-applied" not in uncounted.headers
 
-    visible = db_scalar(
-        info,
-        "select count(*) from public.user_profiles where profile_visibility = 'public' or id = %s",
-        alice.id,
-    )
+    # The real policy is `using (true)`: every profile is visible.
+    visible = db_scalar(info, "select count(*) from public.user_profiles")
     assert visible >= 2
     page = rest.table(
         "GET",
@@ -773,7 +899,7 @@ def test_counting_table_reads(rest: Rest, info: SandboxInfo, alice: User, bob: U
 def test_counting_a_set_returning_call(rest: Rest, make_user: Callable[[], User]) -> None:
     user = make_user()
     for body in ("x", "y", "z"):
-        rest.rpc("create_post_v2", {"p_body": body}, bearer=user.token)
+        rest.rpc("create_post_v2", {"p_body": body, "p_attachments": []}, bearer=user.token)
     response = rest.api.post(
         "/rest/v1/rpc/get_user_posts_v2?limit=2",
         headers=rest.headers(user.token, {"Prefer": "count=exact"}),
@@ -902,18 +1028,29 @@ def test_constraint_violations(rest: Rest, alice: User, ddl: Callable[[str, str]
         'duplicate key value violates unique constraint "user_profiles_pkey"',
         details=f"Key (id)=({alice.id}) already exists.",
     )
-    # The v2 functions' own guards: 23503 is 409 too, 23514 falls through to 400.
+    # The app's functions let the constraints speak: 23503 is 409 too, 23514 falls through to
+    # 400, and both name the table and the constraint, as on the real schema.
     assert_error(
         rest.rpc("add_reaction_v2", {"p_post_id": _ANY}, bearer=alice.token),
         409,
         "23503",
-        "post not found",
+        'insert or update on table "post_reactions" violates foreign key constraint '
+        '"post_reactions_post_id_fkey"',
+        details=f'Key (post_id)=({_ANY}) is not present in table "posts".',
+    )
+    too_long = rest.rpc(
+        "create_post_v2", {"p_body": "x" * 301, "p_attachments": []}, bearer=alice.token
+    )
+    assert too_long.status_code == 400
+    assert too_long.json()["code"] == "23514"
+    assert too_long.json()["message"] == (
+        'new row for relation "posts" violates check constraint "posts_body_check"'
     )
     assert_error(
-        rest.rpc("create_post_v2", {"p_body": ""}, bearer=alice.token),
+        rest.rpc("create_post_v2", {"p_body": "", "p_attachments": []}, bearer=alice.token),
         400,
-        "23514",
-        "body must be 1 to 300 characters",
+        "P0001",
+        "Post must have content or images",
     )
 
 
@@ -921,7 +1058,9 @@ def test_constraint_violations(rest: Rest, alice: User, ddl: Callable[[str, str]
 
 
 def test_user_b_cannot_delete_user_a_post(rest: Rest, alice: User, bob: User) -> None:
-    post = rest.rpc("create_post_v2", {"p_body": "mine, not bob's"}, bearer=alice.token).json()
+    post = rest.rpc(
+        "create_post_v2", {"p_body": "mine, not bob's", "p_attachments": []}, bearer=alice.token
+    ).json()
     attempt = rest.rpc("delete_post_v2", {"p_post_id": post["id"]}, bearer=bob.token)
     assert attempt.status_code == 200
     assert attempt.content == b"false"
@@ -979,14 +1118,18 @@ def test_official_client(info: SandboxInfo, alice: User) -> None:
     assert isinstance(count.data, int)
     profile = client.rpc("get_my_profile_v2", {}).execute()
     assert profile.data["id"] == alice.id
-    rows = client.table("user_profiles").select("*").eq("id", alice.id).execute()
-    assert [row["id"] for row in rows.data] == [alice.id]
-    assert list(rows.data[0]) == PROFILE_COLUMNS
+    rows = client.table("user_profiles").select(",".join(READABLE_PROFILE)).eq("id", alice.id)
+    result_rows = rows.execute()
+    assert [row["id"] for row in result_rows.data] == [alice.id]
+    assert list(result_rows.data[0]) == READABLE_PROFILE
+    with pytest.raises(APIError) as hashes:  # `*` includes the password hash
+        client.table("user_profiles").select("*").eq("id", alice.id).execute()
+    assert hashes.value.code == "42501"
     single = client.table("user_profiles").select("id", count="exact").eq("id", alice.id).single()
     result = single.execute()
     assert result.data == {"id": alice.id}
     assert result.count == 1
-    feed = client.rpc("get_home_feed_v2", {"p_limit": 5}).limit(2).execute()
+    feed = client.rpc("get_home_feed_v2", {"p_offset_time": None, "p_limit": 5}).limit(2).execute()
     assert isinstance(feed.data, list)
     assert len(feed.data) <= 2
 

@@ -119,13 +119,15 @@ def test_session_lifecycle(info: SandboxInfo, email: str, cleanup: list[str]) ->
         assert gone.value.code == "session_not_found"
 
 
-def test_every_v2_rpc_with_the_session(info: SandboxInfo, email: str, cleanup: list[str]) -> None:
+def test_every_v2_rpc_as_the_app_calls_it(
+    info: SandboxInfo, email: str, cleanup: list[str]
+) -> None:
     alice = sign_up_and_confirm(info, email, cleanup)
     bob = sign_up_and_confirm(info, f"bob-{uuid.uuid4().hex[:10]}@mamapace-synthetics.dev", cleanup)
     bob_id = bob.auth.get_user().user.id  # type: ignore[union-attr]
 
     profile = alice.rpc("get_my_profile_v2").execute().data
-    assert isinstance(profile, dict) and profile["username"]
+    assert isinstance(profile, dict) and profile["username"] and profile["avatar_emoji"] == "👶"
     me = profile["id"]
     changed = alice.rpc(
         "update_my_profile_v2",
@@ -134,31 +136,44 @@ def test_every_v2_rpc_with_the_session(info: SandboxInfo, email: str, cleanup: l
     assert changed.data["display_name"] == "Alice"
     assert alice.rpc("get_user_profile_v2", {"p_user_id": bob_id}).execute().data["id"] == bob_id
 
-    post = alice.rpc("create_post_v2", {"p_body": "hello from the sandbox"}).execute().data
+    post = (
+        alice.rpc("create_post_v2", {"p_body": "hello from the sandbox", "p_attachments": []})
+        .execute()
+        .data
+    )
     assert post["user_id"] == me and post["body"] == "hello from the sandbox"
-    feed = alice.rpc("get_home_feed_v2", {"p_limit": 50}).execute().data
+    assert post["attachments"] == []
+    first_page = {"p_offset_time": None, "p_limit": 20}
+    feed = alice.rpc("get_home_feed_v2", first_page).execute().data
     assert isinstance(feed, list) and post["id"] in {row["id"] for row in feed}
-    assert alice.rpc("get_user_posts_v2", {"p_limit": 5}).execute().data[0]["id"] == post["id"]
+    mine = alice.rpc("get_user_posts_v2", first_page).execute().data
+    assert [(row["id"], row["display_name"], row["is_liked"]) for row in mine] == [
+        (post["id"], "Alice", False)
+    ]
     assert alice.rpc("get_user_post_count_v2").execute().data == 1
 
     assert alice.rpc("add_reaction_v2", {"p_post_id": post["id"]}).execute().data is True
     assert alice.rpc("add_reaction_v2", {"p_post_id": post["id"]}).execute().data is False
-    liked = alice.rpc("get_liked_posts_v2", {}).execute().data
-    assert [row["id"] for row in liked] == [post["id"]]
+    liked = alice.rpc("get_liked_posts_v2", first_page).execute().data
+    assert [(row["id"], row["reaction_count"]) for row in liked] == [(post["id"], 1)]
     assert alice.rpc("remove_reaction_v2", {"p_post_id": post["id"]}).execute().data is True
 
-    comment = alice.rpc("create_comment_v2", {"p_post_id": post["id"], "p_body": "first"}).execute()
-    comments = alice.rpc("get_post_comments_v2", {"p_post_id": post["id"]}).execute().data
-    assert [c["id"] for c in comments] == [comment.data["id"]]
-    assert comments[0]["user_username"] == profile["username"]
+    comment = alice.rpc(
+        "create_comment_v2", {"p_post_id": post["id"], "p_body": "first", "p_attachments": []}
+    ).execute()
+    comments = (
+        alice.rpc("get_post_comments_v2", {"p_post_id": post["id"], **first_page}).execute().data
+    )
+    assert [(c["id"], c["display_name"]) for c in comments] == [(comment.data["id"], "Alice")]
 
     assert alice.rpc("follow_user_v2", {"p_target_user_id": bob_id}).execute().data is True
     assert alice.rpc("is_following_v2", {"p_target_user_id": bob_id}).execute().data is True
     counts = alice.rpc("get_follow_counts_v2", {"p_user_id": bob_id}).execute().data
     assert counts == [{"followers": 1, "following": 0}]
-    followers = alice.rpc("get_followers_v2", {"p_user_id": bob_id}).execute().data
+    listing = {"p_limit": 20, "p_before": None}
+    followers = alice.rpc("get_followers_v2", {"p_user_id": bob_id, **listing}).execute().data
     assert [f["user_id"] for f in followers] == [me]
-    following = alice.rpc("get_following_v2", {"p_user_id": me}).execute().data
+    following = alice.rpc("get_following_v2", {"p_user_id": me, **listing}).execute().data
     assert [f["user_id"] for f in following] == [bob_id]
     assert alice.rpc("unfollow_user_v2", {"p_target_user_id": bob_id}).execute().data is True
 
@@ -172,6 +187,40 @@ def test_every_v2_rpc_with_the_session(info: SandboxInfo, email: str, cleanup: l
     assert alice.rpc("delete_comment_v2", {"p_comment_id": comment.data["id"]}).execute().data
     assert alice.rpc("delete_post_v2", {"p_post_id": post["id"]}).execute().data is True
     assert alice.rpc("get_user_post_count_v2").execute().data == 0
+
+
+def test_a_body_only_create_post_v2_is_ambiguous_as_on_the_real_schema(
+    info: SandboxInfo, email: str, cleanup: list[str]
+) -> None:
+    alice = sign_up_and_confirm(info, email, cleanup)
+
+    with pytest.raises(APIError) as refused:
+        alice.rpc("create_post_v2", {"p_body": "no attachments"}).execute()
+
+    assert refused.value.code == "PGRST203"
+    assert refused.value.message == (
+        "Could not choose the best candidate function between: "
+        "public.create_post_v2(p_body => text), "
+        "public.create_post_v2(p_body => text, p_attachments => jsonb)"
+    )
+    assert alice.rpc("get_user_post_count_v2").execute().data == 0
+
+
+def test_deleting_the_user_leaves_its_profile_behind(
+    info: SandboxInfo, admin: Client, email: str
+) -> None:
+    created = admin.auth.admin.create_user(
+        {"email": email, "password": PASSWORD, "email_confirm": True}
+    )
+    user_id = created.user.id
+    try:
+        admin.auth.admin.delete_user(user_id)
+        left = admin.table("user_profiles").select("id, username").eq("id", user_id).execute()
+        # No foreign key to auth.users: cleanup has to delete the profile row itself.
+        assert [row["id"] for row in left.data] == [user_id]
+    finally:
+        admin.table("user_profiles").delete().eq("id", user_id).execute()
+    assert admin.table("user_profiles").select("id").eq("id", user_id).execute().data == []
 
 
 def test_anonymous_access_is_refused(info: SandboxInfo) -> None:
