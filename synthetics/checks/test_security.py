@@ -115,7 +115,18 @@ def _probe_function(
         call = synthetics.api.rpc_get(function.name, probe_params(function.params), bearer=None)
     except (TransportFailure, BadResponse) as exc:
         return Probe(name, Verdict.INCONCLUSIVE, str(exc))
-    verdict, detail = judge_call(call.status, _body(call), json=_is_json(call))
+    body = _body(call)
+    if error_code(call) == "PGRST203" and function.source != "pgrst203":
+        # OpenAPI lists one overload of several: probe each one PostgREST names, with all of
+        # its arguments, so the answer comes from a function, not from the ambiguity.
+        named = discovery.candidates(str(body.get("message", "")) if isinstance(body, dict) else "")
+        reachable, _ = discovery.callable_overloads(named)
+        probes = [_probe_function(synthetics, f, overloaded=True) for f in reachable]
+        for verdict in (Verdict.EXECUTED, Verdict.INCONCLUSIVE, Verdict.REFUSED):
+            hit = next((p for p in probes if p.verdict is verdict), None)
+            if hit is not None:
+                return hit
+    verdict, detail = judge_call(call.status, body, json=_is_json(call))
     return Probe(name, verdict, detail)
 
 
@@ -129,22 +140,29 @@ def _first(
 
 @pytest.mark.check("security.anon_rpc")
 def test_anon_rpc(synthetics: Runtime, discovered: Discovered, check: CheckRecord) -> None:
-    functions = list(_first(synthetics.settings.config.rpc.functions, discovered.surface.functions))
-    names = [f.name for f in functions]
+    reachable, unreachable = discovery.callable_overloads(discovered.surface.functions)
+    functions = list(_first(synthetics.settings.config.rpc.functions, reachable))
+    names = [f.name for f in discovered.surface.functions]
     probes = [_probe_function(synthetics, f, overloaded=names.count(f.name) > 1) for f in functions]
     executed = [f"{p.target} {p.detail}" for p in probes if p.verdict is Verdict.EXECUTED]
     unclear = [f"{p.target}: {p.detail}" for p in probes if p.verdict is Verdict.INCONCLUSIVE]
     check.measure(probed=len(probes), executed=len(executed), inconclusive=len(unclear))
+    if unreachable:
+        check.evidence["unreachable"] = "\n".join(
+            f"{f.signature}: shadowed by another overload, no API call can reach it"
+            for f in unreachable
+        )
     if executed:
         check.evidence["executed"] = "\n".join(executed)
     if unclear:
         check.evidence["inconclusive"] = "\n".join(unclear)
     where = _where(discovered)
     if executed:
+        ran = [f for f, p in zip(functions, probes, strict=True) if p.verdict is Verdict.EXECUTED]
         check.fail(
             f"SECURITY: {len(executed)} of {len(probes)} functions execute for the anon key "
-            f"alone: {_listed(executed)} — REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA public "
-            f"FROM PUBLIC, anon {where}",
+            f"alone: {_exposure(ran, synthetics.settings.config.rpc.functions)} — REVOKE "
+            f"EXECUTE ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC, anon {where}",
             "exposed",
         )
     if unclear:
@@ -154,6 +172,32 @@ def test_anon_rpc(synthetics: Runtime, discovered: Discovered, check: CheckRecor
             "inconclusive",
         )
     check.note(f"all {len(probes)} functions refuse the anon key (42501) {where}")
+
+
+def _names(functions: Sequence[discovery.Function], shown: int = 10) -> str:
+    names = list(dict.fromkeys(f.name for f in functions))
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _exposure(ran: Sequence[discovery.Function], app_rpcs: Sequence[str]) -> str:
+    """What the exposed functions let anyone do, most dangerous first (details in evidence)."""
+    as_anyone = [
+        f for f in ran if f.name not in app_rpcs and any(p.name == "p_user_id" for p in f.params)
+    ]
+    app = [f for f in ran if f.name in app_rpcs]
+    rest = [f for f in ran if f not in as_anyone and f not in app]
+    parts = []
+    if as_anyone:
+        parts.append(
+            f"{len(as_anyone)} that take p_user_id, so anyone can act as any user "
+            f"({_names(as_anyone)})"
+        )
+    if app:
+        parts.append(f"{len(app)} of the app's v2 RPCs ({_names(app)})")
+    if rest:
+        parts.append(f"{len(rest)} more ({_names(rest)})")
+    return "; ".join(parts)
 
 
 def _table_probes(
@@ -192,7 +236,7 @@ def test_direct_table(
         tables.setdefault(name, discovery.Table(name, source="config"))
     signed = journey.signed_in()
     exposed, granted, unclear = [], [], []
-    for table in sorted(tables.values(), key=lambda t: (t.name not in protected, t.name)):
+    for table in sorted(tables.values(), key=lambda t: (t.name in protected, t.name)):
         who_list: list[tuple[str, str | None]] = [("anon", None)]
         if table.name in protected:
             who_list.append(("a signed-in user", signed.access_token))
@@ -216,6 +260,7 @@ def test_direct_table(
         if items:
             check.evidence[key] = "\n".join(items)
     where = _where(discovered)
+    exposed.sort(key=lambda line: "row(s)" not in line)  # data that came out first
     if exposed:
         check.fail(
             f"SECURITY: direct access is open on {_listed(exposed)} — REVOKE ALL ON ALL TABLES IN "
@@ -361,7 +406,9 @@ def test_error_leak(synthetics: Runtime, journey: Journey, check: CheckRecord) -
     # GET: read-only, so these provocations cannot change data on a real target.
     probes = [
         api.rpc_get(
-            "create_comment_v2", {"p_post_id": str(uuid.uuid4()), "p_body": ""}, bearer=token
+            "create_comment_v2",
+            {"p_post_id": str(uuid.uuid4()), "p_body": "", "p_attachments": "[]"},
+            bearer=token,
         ),
         api.rpc_get("delete_post_v2", {"p_post_id": "not-a-uuid"}, bearer=token),
         api.rpc_get("get_home_feed_v2", {"p_wrong_argument": "1"}, bearer=token),

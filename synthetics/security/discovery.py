@@ -8,6 +8,7 @@ execute it). The catalog is the better source, so its entries replace the OpenAP
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,3 +202,44 @@ def with_configured(surface: Surface, names: Iterable[str]) -> Surface:
     extra = [Function(n, source="config") for n in names if n not in known]
     surface.functions = [*surface.functions, *extra]
     return surface
+
+
+def callable_overloads(functions: Iterable[Function]) -> tuple[list[Function], list[Function]]:
+    """(reachable, unreachable): an overload no request can pick through PostgREST is set apart.
+
+    PostgREST sends named arguments; overload F sent with all its names is ambiguous when another
+    overload G of the same name also accepts them (G's required ⊆ F's names ⊆ G's names), so F
+    can never be called through the API (create_post_v2(text) beside create_post_v2(text, jsonb
+    default)). Its grants still matter, and the advisor sees them in the catalog.
+    """
+    found = list(functions)
+    reachable: list[Function] = []
+    unreachable: list[Function] = []
+    for function in found:
+        names = {p.name for p in function.params}
+        shadowed = any(
+            other is not function
+            and other.name == function.name
+            and {p.name for p in other.params if p.required}
+            <= names
+            <= {p.name for p in other.params}
+            for other in found
+        )
+        (unreachable if shadowed else reachable).append(function)
+    return reachable, unreachable
+
+
+_CANDIDATE = re.compile(r"(\w+)\.(\w+)\(([^()]*)\)")
+
+
+def candidates(message: str) -> list[Function]:
+    """The overloads PostgREST names in a PGRST203 message (`Could not choose the best
+    candidate function between: public.f(a => text), public.f(a => text, b => jsonb)`)."""
+    found: list[Function] = []
+    for _schema, name, args in _CANDIDATE.findall(message):
+        params = []
+        for arg in (a.strip() for a in args.split(",") if a.strip()):
+            arg_name, _, pg_type = arg.partition("=>")
+            params.append(Param(arg_name.strip(), pg_type.strip() or "text"))
+        found.append(Function(name, tuple(params), source="pgrst203"))
+    return found
