@@ -198,6 +198,31 @@ class Supabase:
             "GET", f"{self.url}/auth/v1/user", headers=self._headers(access_token)
         )
 
+    def recover(self, email: str, *, redirect_to: str, code_challenge: str | None = None) -> Call:
+        """POST /auth/v1/recover as resetPasswordForEmail does: 200 `{}`, a recovery email."""
+        self.redactor.add(code_challenge)
+        body: dict[str, Any] = {"email": email}
+        if code_challenge:
+            body |= {"code_challenge": code_challenge, "code_challenge_method": "s256"}
+        return self.http.request(
+            "POST",
+            f"{self.url}/auth/v1/recover",
+            params={"redirect_to": redirect_to},
+            headers=self._headers(),
+            json_body=body,
+        )
+
+    def update_password(self, access_token: str, password: str) -> Call:
+        """PUT /auth/v1/user `{password}` with a (recovery) session: 200 and the user."""
+        self.redactor.add(access_token, password)
+        return self.http.request(
+            "PUT",
+            f"{self.url}/auth/v1/user",
+            label="PUT /auth/v1/user (password)",
+            headers=self._headers(access_token),
+            json_body={"password": password},
+        )
+
     # -- REST -------------------------------------------------------------------------------
 
     def rpc(self, name: str, args: Mapping[str, Any], *, bearer: str | None) -> Call:

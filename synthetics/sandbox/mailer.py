@@ -1,14 +1,84 @@
-"""Auth's outgoing mail: GoTrue's confirmation email, sent over real SMTP."""
+"""Auth's outgoing mail: GoTrue's email templates, rendered and sent over real SMTP.
+
+The subjects and bodies are GoTrue's built-in defaults (`internal/mailer/templatemailer`); a
+sandbox can override any of them by template name, as `GOTRUE_MAILER_SUBJECTS_*` and
+`GOTRUE_MAILER_TEMPLATES_*` do (an app that mails a one-time code puts `{{ .Token }}` in its
+template). Only `{{ .Name }}` and `{{ .Data.key }}` substitutions are understood; anything else
+between braces is left as written.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import html
+import re
 import smtplib
+from collections.abc import Mapping
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import quote_plus
 
 from synthetics.sandbox.faults import FaultState
+
+#: GoTrue's template names (the keys of `AuthSettings.email_subjects` / `email_templates`).
+CONFIRMATION = "confirmation"
+INVITE = "invite"
+RECOVERY = "recovery"
+MAGIC_LINK = "magic_link"
+EMAIL_CHANGE = "email_change"
+REAUTHENTICATION = "reauthentication"
+
+DEFAULT_SUBJECTS: Mapping[str, str] = {
+    INVITE: "You've been invited",
+    CONFIRMATION: "Confirm your email address",
+    RECOVERY: "Reset your password",
+    MAGIC_LINK: "Your sign-in link",
+    EMAIL_CHANGE: "Confirm your new email address",
+    REAUTHENTICATION: "{{ .Token }} is your verification code",
+}
+
+DEFAULT_BODIES: Mapping[str, str] = {
+    INVITE: (
+        "<h2>You've been invited</h2>\n\n"
+        "<p>You've been invited to create an account. Follow the link below to accept.</p>\n"
+        '<p><a href="{{ .ConfirmationURL }}">Accept invitation</a></p>'
+    ),
+    CONFIRMATION: (
+        "<h2>Confirm your email address</h2>\n\n"
+        "<p>Follow the link below to confirm this email address and finish signing up.</p>\n"
+        '<p><a href="{{ .ConfirmationURL }}">Confirm email address</a></p>\n'
+    ),
+    RECOVERY: (
+        "<h2>Reset your password</h2>\n\n"
+        "<p>We received a request to reset your password. Follow the link below to choose a new"
+        " one.</p>\n"
+        '<p><a href="{{ .ConfirmationURL }}">Reset password</a></p>\n'
+        "<p>If you didn't request this, you can safely ignore this email.</p>"
+    ),
+    MAGIC_LINK: (
+        "<h2>Your sign-in link</h2>\n\n"
+        "<p>Follow the link below to sign in. This link expires shortly and can only be used"
+        " once.</p>\n"
+        '<p><a href="{{ .ConfirmationURL }}">Sign in</a></p>'
+    ),
+    EMAIL_CHANGE: (
+        "<h2>Confirm your new email address</h2>\n\n"
+        "<p>Follow the link below to confirm {{ .NewEmail }} as your new email address.</p>\n"
+        '<p><a href="{{ .ConfirmationURL }}">Confirm new email address</a></p>\n'
+        "<p>If you didn't request this change, you can safely ignore this email.</p>"
+    ),
+    REAUTHENTICATION: (
+        "<h2>Your verification code</h2>\n\n"
+        "<p>Use the code below to verify your identity. It expires shortly.</p>\n"
+        "<p>{{ .Token }}</p>"
+    ),
+}
+
+_ACTION = re.compile(r"\{\{-?\s*\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*-?\}\}")
+# html/template's htmlReplacementTable: the same escaping in text and in attribute values.
+_HTML_ESCAPES = str.maketrans(
+    {"\0": "\ufffd", '"': "&#34;", "&": "&amp;", "'": "&#39;", "+": "&#43;"}
+    | {"<": "&lt;", ">": "&gt;"}
+)
 
 
 def confirmation_url(external_url: str, token: str, kind: str, redirect_to: str) -> str:
@@ -24,19 +94,36 @@ def confirmation_url(external_url: str, token: str, kind: str, redirect_to: str)
     return f"{external_url}/verify?token={token}&type={kind}&redirect_to={redirect_to}"
 
 
-def confirmation_email(*, sender: str, to: str, subject: str, url: str) -> EmailMessage:
-    """The built-in confirmation template: HTML only, one link to the confirmation URL."""
+def render(template: str, data: Mapping[str, Any]) -> str:
+    """Substitute `{{ .Name }}` / `{{ .Data.key }}`, escaped as Go's html/template does."""
+
+    def value(match: re.Match[str]) -> str:
+        found: Any = data
+        for part in match.group(1).split("."):
+            found = found.get(part) if isinstance(found, Mapping) else None
+        if found is None:
+            return ""  # html/template renders a missing map key as nothing
+        text = found if isinstance(found, str) else str(found)
+        return text.translate(_HTML_ESCAPES)
+
+    return _ACTION.sub(value, template)
+
+
+def email(
+    *,
+    kind: str,
+    sender: str,
+    to: str,
+    data: Mapping[str, Any],
+    subjects: Mapping[str, str],
+    bodies: Mapping[str, str],
+) -> EmailMessage:
+    """One of Auth's emails: the `kind` template (override or default), HTML only."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
-    link = html.escape(url, quote=True)
-    message.set_content(
-        "<h2>Confirm your email address</h2>\n"
-        "<p>Follow this link to confirm your email address:</p>\n"
-        f'<p><a href="{link}">Confirm email address</a></p>\n',
-        subtype="html",
-    )
+    message["Subject"] = render(subjects.get(kind) or DEFAULT_SUBJECTS[kind], data)
+    message.set_content(render(bodies.get(kind) or DEFAULT_BODIES[kind], data), subtype="html")
     return message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,8 +43,18 @@ class AuthSettings:
     refresh_token_reuse_interval: float = 10.0
     flow_state_expiry: float = 300.0
     password_min_length: int = 6
+    #: Digits of an emailed one-time code (MAILER_OTP_LENGTH, 6 to 10).
+    otp_length: int = 6
+    #: An email change is confirmed from both addresses (MAILER_SECURE_EMAIL_CHANGE_ENABLED).
+    secure_email_change_enabled: bool = True
+    #: PUT /user needs a reauthentication nonce to change the password of a session older
+    #: than 24 h (SECURITY_UPDATE_PASSWORD_REQUIRE_REAUTHENTICATION).
+    update_password_require_reauthentication: bool = False
     sender: str = "Mamapace <noreply@mamapace.com>"
-    confirmation_subject: str = "Confirm your email address"
+    #: Subject and HTML body overrides by GoTrue template name ("confirmation", "invite",
+    #: "recovery", "magic_link", "email_change", "reauthentication"); GoTrue's defaults otherwise.
+    email_subjects: Mapping[str, str] = field(default_factory=dict)
+    email_templates: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

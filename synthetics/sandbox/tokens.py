@@ -107,9 +107,9 @@ def is_refresh_token_shaped(token: str) -> bool:
     return len(token) == REFRESH_TOKEN_LENGTH and all(c in _REFRESH_ALPHABET for c in token)
 
 
-def new_email_otp() -> str:
-    """A six-digit email one-time password."""
-    return f"{secrets.randbelow(1_000_000):06d}"
+def new_email_otp(length: int = 6) -> str:
+    """An email one-time password: `length` random digits (crypto.GenerateOtp)."""
+    return "".join(secrets.choice(string.digits) for _ in range(length))
 
 
 def token_hash(email: str, otp: str) -> str:

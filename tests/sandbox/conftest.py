@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 
+import httpx
 import pytest
 
 from synthetics.sandbox.server import Sandbox, SandboxInfo, settings_for_port
@@ -39,3 +40,33 @@ def faults(sandbox: Sandbox) -> Iterator[Callable[..., None]]:
 def email() -> str:
     """A fresh address for one test."""
     return f"synthetic-{uuid.uuid4().hex[:12]}@mamapace-synthetics.dev"
+
+
+@pytest.fixture
+def auth(info: SandboxInfo) -> Iterator[httpx.Client]:
+    """A raw-HTTP client of /auth/v1 carrying the anon apikey, as supabase-py sends it."""
+    with httpx.Client(
+        base_url=f"{info.api_url}/auth/v1", headers={"apikey": info.anon_key}, timeout=10
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(info: SandboxInfo) -> Iterator[httpx.Client]:
+    """A service-role raw-HTTP client of /auth/v1."""
+    key = info.service_role_key
+    with httpx.Client(
+        base_url=f"{info.api_url}/auth/v1",
+        headers={"apikey": key, "Authorization": f"Bearer {key}"},
+        timeout=10,
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def cleanup(admin: httpx.Client) -> Iterator[list[str]]:
+    """User ids to delete once the test is over."""
+    ids: list[str] = []
+    yield ids
+    for user_id in ids:
+        admin.delete(f"/admin/users/{user_id}")

@@ -41,3 +41,20 @@ def confirmation_link(message: dict[str, Any]) -> str:
     match = _LINK.search(message["HTML"])
     assert match, "no /verify? link in the email"
     return html.unescape(match.group(1))
+
+
+def wait_for_messages(
+    inbox_url: str, address: str, count: int, timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Once `address` has at least `count` messages: all of them, full, newest first."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    with httpx.Client(base_url=inbox_url) as client:
+        while True:
+            found = client.get("/api/v1/search", params={"query": f"to:{address}"}).json()
+            if len(found["messages"]) >= count:
+                return [client.get(f"/api/v1/message/{m['ID']}").json() for m in found["messages"]]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fewer than {count} emails to {address} within {timeout} s")
+            time.sleep(delay)  # polling against a deadline, with backoff
+            delay = min(delay * 2, 0.2)

@@ -6,13 +6,10 @@ Mailpit-compatible inbox. Every test uses fresh addresses, so tests share the se
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import re
-import secrets
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
@@ -23,12 +20,28 @@ import pytest
 
 from synthetics.sandbox.server import Sandbox, SandboxInfo
 
-from .inbox import confirmation_link, count_messages, wait_for_message
+from .authwire import (
+    APP,
+    EXPIRED_LINK,
+    FRAGMENT_KEYS,
+    PASSWORD,
+    SESSION_KEYS,
+    SITE,
+    V2024,
+    address,
+    assert_error,
+    assert_legacy_error,
+    bearer,
+    claims_of,
+    confirmed,
+    emailed_link,
+    fragment,
+    pkce_pair,
+    sign_in,
+    sign_up,
+)
+from .inbox import count_messages, wait_for_message
 
-PASSWORD = "correct-horse-battery"
-APP = "mamapace://auth-callback"
-SITE = "https://app.mamapace.com"
-V2024 = {"X-Supabase-Api-Version": "2024-01-01"}
 USER_KEYS = {
     "id", "aud", "role", "email", "phone", "confirmation_sent_at", "app_metadata",
     "user_metadata", "identities", "created_at", "updated_at", "is_anonymous",
@@ -37,127 +50,6 @@ IDENTITY_KEYS = {
     "identity_id", "id", "user_id", "identity_data", "provider", "last_sign_in_at",
     "created_at", "updated_at", "email",
 }  # fmt: skip
-SESSION_KEYS = {"access_token", "token_type", "expires_in", "expires_at", "refresh_token", "user"}
-FRAGMENT_KEYS = [
-    "access_token", "expires_at", "expires_in", "refresh_token", "sb", "token_type", "type",
-]  # fmt: skip
-EXPIRED_LINK = (
-    "error=access_denied&error_code=otp_expired"
-    "&error_description=Email+link+is+invalid+or+has+expired"
-)
-
-
-# -- fixtures and helpers -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def auth(info: SandboxInfo) -> Iterator[httpx.Client]:
-    """A client of /auth/v1 carrying the anon apikey, as supabase-py sends it."""
-    with httpx.Client(
-        base_url=f"{info.api_url}/auth/v1", headers={"apikey": info.anon_key}, timeout=10
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def admin(info: SandboxInfo) -> Iterator[httpx.Client]:
-    """A service-role client of /auth/v1."""
-    key = info.service_role_key
-    with httpx.Client(
-        base_url=f"{info.api_url}/auth/v1",
-        headers={"apikey": key, "Authorization": f"Bearer {key}"},
-        timeout=10,
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def cleanup(admin: httpx.Client) -> Iterator[list[str]]:
-    """User ids to delete once the test is over."""
-    ids: list[str] = []
-    yield ids
-    for user_id in ids:
-        admin.delete(f"/admin/users/{user_id}")
-
-
-def address() -> str:
-    return f"wire-{uuid.uuid4().hex[:12]}@mamapace-synthetics.dev"
-
-
-def sign_up(
-    auth: httpx.Client,
-    email: str,
-    cleanup: list[str] | None = None,
-    *,
-    redirect_to: str | None = APP,
-    headers: dict[str, str] | None = None,
-    **body: Any,
-) -> httpx.Response:
-    """POST /signup as supabase-py does (redirect in the query, `data` always sent)."""
-    params = {"redirect_to": redirect_to} if redirect_to else {}
-    payload = {"email": email, "password": PASSWORD, "data": {}, **body}
-    response = auth.post("/signup", params=params, json=payload, headers=headers)
-    if cleanup is not None and response.status_code == 200 and response.json().get("role"):
-        cleanup.append(response.json()["id"])
-    return response
-
-
-def fragment(location: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(location).fragment, keep_blank_values=True))
-
-
-def emailed_link(info: SandboxInfo, email: str) -> str:
-    return confirmation_link(wait_for_message(info.inbox_url, email))
-
-
-def confirmed(auth: httpx.Client, info: SandboxInfo, email: str, cleanup: list[str]) -> str:
-    """Sign `email` up and click its link; returns the user id."""
-    user_id = sign_up(auth, email, cleanup).json()["id"]
-    assert httpx.get(emailed_link(info, email)).status_code == 303
-    return str(user_id)
-
-
-def sign_in(auth: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
-    return auth.post(
-        "/token", params={"grant_type": "password"}, json={"email": email, "password": password}
-    )
-
-
-def claims_of(info: SandboxInfo, token: str) -> dict[str, Any]:
-    decoded: dict[str, Any] = jwt.decode(
-        token, info.jwt_secret, algorithms=["HS256"], audience="authenticated"
-    )
-    return decoded
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-def assert_legacy_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """GoTrue's pre-2024 error body and its x-sb-error-code header."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == status and body["error_code"] == code, body
-    assert isinstance(body["msg"], str) and body["msg"]
-    assert response.headers["x-sb-error-code"] == code
-    return body
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """GoTrue's 2024-01-01 error body (the request sent X-Supabase-Api-Version)."""
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert isinstance(body["message"], str) and body["message"]
-    assert response.headers["X-Supabase-Api-Version"] == "2024-01-01"
-    return body
 
 
 # -- public endpoints ---------------------------------------------------------------------------

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from postgrest.exceptions import APIError
 from supabase import Client, ClientOptions, create_client
-from supabase_auth.errors import AuthApiError
+from supabase_auth.errors import AuthApiError, AuthUnknownError
 
 from synthetics.sandbox.server import SandboxInfo
 
-from .inbox import confirmation_link, wait_for_message
+from .inbox import confirmation_link, count_messages, wait_for_message, wait_for_messages
 
 PASSWORD = "correct-horse-battery"
+NEW_PASSWORD = "staple-battery-horse"
 REDIRECT = "mamapace://auth-callback"
 
 
@@ -26,19 +28,10 @@ def app_client(info: SandboxInfo, flow: str = "implicit") -> Client:
 
 
 @pytest.fixture
-def admin(info: SandboxInfo) -> Client:
+def service(info: SandboxInfo) -> Client:
     """A separate service-role client: the app client's sign-in would rewrite its headers."""
     options = ClientOptions(auto_refresh_token=False, persist_session=False)
     return create_client(info.api_url, info.service_role_key, options)
-
-
-@pytest.fixture
-def cleanup(admin: Client) -> Iterator[list[str]]:
-    """User ids to delete after the test."""
-    ids: list[str] = []
-    yield ids
-    for user_id in ids:
-        admin.auth.admin.delete_user(user_id)
 
 
 def fragment(location: str) -> dict[str, str]:
@@ -237,21 +230,21 @@ def test_anonymous_access_is_refused(info: SandboxInfo) -> None:
 
 
 def test_admin_api_through_a_service_role_client(
-    info: SandboxInfo, admin: Client, email: str
+    info: SandboxInfo, service: Client, email: str
 ) -> None:
-    created = admin.auth.admin.create_user(
+    created = service.auth.admin.create_user(
         {"email": email, "password": PASSWORD, "email_confirm": True, "user_metadata": {"a": 1}}
     )
     user_id = created.user.id
     try:
         assert created.user.email_confirmed_at is not None
-        listed = admin.auth.admin.list_users(per_page=1000)
+        listed = service.auth.admin.list_users(per_page=1000)
         assert user_id in {u.id for u in listed}
-        assert admin.auth.admin.get_user_by_id(user_id).user.email == email
-        updated = admin.auth.admin.update_user_by_id(user_id, {"user_metadata": {"b": 2}})
+        assert service.auth.admin.get_user_by_id(user_id).user.email == email
+        updated = service.auth.admin.update_user_by_id(user_id, {"user_metadata": {"b": 2}})
         assert updated.user.user_metadata["a"] == 1 and updated.user.user_metadata["b"] == 2
 
-        link = admin.auth.admin.generate_link(
+        link = service.auth.admin.generate_link(
             {"type": "magiclink", "email": email, "options": {"redirect_to": REDIRECT}}
         )
         assert link.properties.verification_type == "magiclink"
@@ -260,9 +253,9 @@ def test_admin_api_through_a_service_role_client(
         assert landed.status_code == 303
         assert landed.headers["location"].startswith(f"{REDIRECT}#access_token=")
     finally:
-        admin.auth.admin.delete_user(user_id)
+        service.auth.admin.delete_user(user_id)
     with pytest.raises(AuthApiError) as gone:
-        admin.auth.admin.get_user_by_id(user_id)
+        service.auth.admin.get_user_by_id(user_id)
     assert gone.value.code == "user_not_found"
 
 
@@ -289,3 +282,225 @@ def test_pkce_journey_as_supabase_js_performs_it(
     assert session.session is not None
     assert session.user is not None and session.user.email_confirmed_at is not None
     assert client.rpc("get_my_profile_v2").execute().data["id"] == session.user.id
+
+
+def other_address() -> str:
+    """A second fresh address."""
+    return f"other-{uuid.uuid4().hex[:10]}@mamapace-synthetics.dev"
+
+
+def link_token(link: str) -> str:
+    """The `token` of a /verify link."""
+    return parse_qs(urlsplit(link).query)["token"][0]
+
+
+def test_password_recovery_journey(info: SandboxInfo, email: str, cleanup: list[str]) -> None:
+    sign_up_and_confirm(info, email, cleanup)
+    client = app_client(info)
+    assert client.auth.reset_password_for_email(email, {"redirect_to": REDIRECT}) is None
+    [message, _] = wait_for_messages(info.inbox_url, email, 2)
+    assert message["Subject"] == "Reset your password"
+    link = confirmation_link(message)
+    assert "type=recovery" in link
+    with pytest.raises(AuthApiError) as again:
+        client.auth.reset_password_email(email)  # the alias; within SMTP_MAX_FREQUENCY
+    assert again.value.code == "over_email_send_rate_limit" and again.value.status == 429
+    landed = httpx.get(link)
+    assert landed.status_code == 303
+    tokens = fragment(landed.headers["location"])
+    assert landed.headers["location"].startswith(f"{REDIRECT}#access_token=")
+    assert tokens["type"] == "recovery"
+
+    # The app's deep-link handler: adopt the session, then set the new password.
+    client.auth.set_session(tokens["access_token"], tokens["refresh_token"])
+    changed = client.auth.update_user({"password": NEW_PASSWORD})
+    assert changed.user.email == email
+    client.auth.sign_out()
+    fresh = app_client(info).auth.sign_in_with_password({"email": email, "password": NEW_PASSWORD})
+    assert fresh.session is not None
+    with pytest.raises(AuthApiError) as old:
+        app_client(info).auth.sign_in_with_password({"email": email, "password": PASSWORD})
+    assert old.value.code == "invalid_credentials"
+    # The new password cleared recovery_sent_at (UpdatePassword): a new request may follow.
+    assert client.auth.reset_password_email(email) is None
+
+
+def test_password_recovery_errors_are_api_errors(info: SandboxInfo) -> None:
+    client = app_client(info)
+    assert client.auth.reset_password_email(other_address()) is None  # no leak
+    with pytest.raises(AuthApiError) as invalid:
+        client.auth.reset_password_for_email("not-an-email")
+    assert invalid.value.code == "validation_failed" and invalid.value.status == 400
+
+
+def test_password_recovery_pkce_journey(info: SandboxInfo, email: str, cleanup: list[str]) -> None:
+    sign_up_and_confirm(info, email, cleanup)
+    client = app_client(info, flow="pkce")
+    client.auth.reset_password_for_email(email, {"redirect_to": REDIRECT})
+    link = confirmation_link(wait_for_messages(info.inbox_url, email, 2)[0])
+    assert link_token(link).startswith("pkce_")
+    location = httpx.get(link).headers["location"]
+    assert location.startswith(f"{REDIRECT}?code=")
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    session = client.auth.exchange_code_for_session({"auth_code": code})  # type: ignore[typeddict-item]
+    assert session.session is not None and session.user is not None
+    client.auth.update_user({"password": NEW_PASSWORD})
+    assert (
+        app_client(info)
+        .auth.sign_in_with_password({"email": email, "password": NEW_PASSWORD})
+        .session
+    )
+
+
+def test_sign_in_with_otp_by_link(info: SandboxInfo, email: str, cleanup: list[str]) -> None:
+    client = app_client(info)
+    sent = client.auth.sign_in_with_otp(
+        {"email": email, "options": {"email_redirect_to": REDIRECT}}
+    )
+    assert sent.user is None and sent.session is None
+    signup = wait_for_message(info.inbox_url, email)
+    assert signup["Subject"] == "Confirm your email address"  # a new address is signed up
+    landed = httpx.get(confirmation_link(signup))
+    tokens = fragment(landed.headers["location"])
+    assert tokens["type"] == "signup"
+    cleanup.append(landed.headers["sb-auth-user-id"])
+
+    again = client.auth.sign_in_with_otp({"email": email, "options": {"should_create_user": False}})
+    assert again.session is None
+    [magic, _] = wait_for_messages(info.inbox_url, email, 2)
+    assert magic["Subject"] == "Your sign-in link"
+    # The link's token is the OTP's token hash: verify_otp accepts it as the app's handler would.
+    signed_in = client.auth.verify_otp(
+        {"token_hash": link_token(confirmation_link(magic)), "type": "magiclink"}
+    )
+    assert signed_in.session is not None and signed_in.user is not None
+    assert signed_in.user.email == email
+
+    with pytest.raises(AuthApiError) as unknown:
+        client.auth.sign_in_with_otp(
+            {"email": other_address(), "options": {"should_create_user": False}}
+        )
+    assert unknown.value.code == "otp_disabled" and unknown.value.status == 422
+    with pytest.raises(AuthApiError) as used:
+        client.auth.verify_otp({"email": email, "token": "000000", "type": "email"})
+    assert used.value.code == "otp_expired"
+
+
+def test_invite_user_by_email(info: SandboxInfo, service: Client, email: str) -> None:
+    invited = service.auth.admin.invite_user_by_email(
+        email, {"data": {"team": "beta"}, "redirect_to": REDIRECT}
+    )
+    try:
+        assert invited.user.invited_at is not None and invited.user.email_confirmed_at is None
+        assert invited.user.user_metadata == {"team": "beta"}
+        message = wait_for_message(info.inbox_url, email)
+        assert message["Subject"] == "You've been invited"
+        landed = httpx.get(confirmation_link(message))
+        tokens = fragment(landed.headers["location"])
+        assert tokens["type"] == "invite"
+        app = app_client(info)
+        app.auth.set_session(tokens["access_token"], tokens["refresh_token"])
+        app.auth.update_user({"password": NEW_PASSWORD})
+        assert (
+            app_client(info)
+            .auth.sign_in_with_password({"email": email, "password": NEW_PASSWORD})
+            .session
+        )
+        with pytest.raises(AuthApiError) as taken:
+            service.auth.admin.invite_user_by_email(email)
+        assert taken.value.code == "email_exists" and taken.value.status == 422
+    finally:
+        service.auth.admin.delete_user(invited.user.id)
+
+
+def test_reauthenticate(info: SandboxInfo, email: str, cleanup: list[str]) -> None:
+    client = sign_up_and_confirm(info, email, cleanup)
+    answer = client.auth.reauthenticate()
+    assert answer.user is None and answer.session is None
+    [message, _] = wait_for_messages(info.inbox_url, email, 2)
+    assert re.fullmatch(r"\d{6} is your verification code", message["Subject"])
+    with pytest.raises(AuthApiError) as again:
+        client.auth.reauthenticate()
+    assert again.value.code == "over_email_send_rate_limit"
+
+
+def test_update_user_email_needs_both_confirmations(
+    info: SandboxInfo, email: str, cleanup: list[str]
+) -> None:
+    client = sign_up_and_confirm(info, email, cleanup)
+    new = other_address()
+    updated = client.auth.update_user({"email": new}, {"email_redirect_to": REDIRECT})
+    assert updated.user.email == email and updated.user.new_email == new
+    to_new = wait_for_message(info.inbox_url, new)
+    [to_current, _] = wait_for_messages(info.inbox_url, email, 2)
+    for message in (to_new, to_current):
+        assert message["Subject"] == "Confirm your new email address"
+        assert "type=email_change" in confirmation_link(message)
+
+    first = client.auth.verify_otp(
+        {"token_hash": link_token(confirmation_link(to_current)), "type": "email_change"}
+    )
+    assert first.session is None and first.user is None  # the client's single-confirmation case
+    assert client.auth.get_user().user.email == email  # type: ignore[union-attr]
+    second = client.auth.verify_otp(
+        {"token_hash": link_token(confirmation_link(to_new)), "type": "email_change"}
+    )
+    assert second.session is not None and second.user is not None
+    assert second.user.email == new
+    assert client.auth.get_user().user.email == new  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kind", "lands_on"),
+    [
+        ("signup", "signup"),
+        ("invite", "invite"),
+        ("magiclink", "magiclink"),
+        ("recovery", "recovery"),
+        # Secure email change: either link alone is only the first of two confirmations.
+        ("email_change_current", "message"),
+        ("email_change_new", "message"),
+    ],
+)
+def test_generate_link_every_type(
+    info: SandboxInfo, service: Client, email: str, cleanup: list[str], kind: str, lands_on: str
+) -> None:
+    if kind in ("magiclink", "recovery", "email_change_current", "email_change_new"):
+        made = service.auth.admin.create_user(
+            {"email": email, "password": PASSWORD, "email_confirm": True}
+        )
+        cleanup.append(made.user.id)
+    params: dict[str, object] = {"type": kind, "email": email, "options": {"redirect_to": REDIRECT}}
+    if kind == "signup":
+        params["password"] = PASSWORD
+    if kind.startswith("email_change"):
+        params["new_email"] = other_address()
+    link = service.auth.admin.generate_link(params)  # type: ignore[arg-type]
+    if kind in ("signup", "invite"):
+        cleanup.append(link.user.id)
+    props = link.properties
+    assert props.verification_type == kind and props.redirect_to == REDIRECT
+    assert re.fullmatch(r"\d{6}", props.email_otp) and re.fullmatch(
+        r"[0-9a-f]{56}", props.hashed_token
+    )
+    assert link.user.email == email
+    if kind.startswith("email_change"):
+        assert link.user.new_email == params["new_email"]
+    landed = httpx.get(props.action_link)
+    assert landed.status_code == 303
+    landed_on = fragment(landed.headers["location"])
+    assert landed_on.get("type", "message" if "message" in landed_on else None) == lands_on
+    time.sleep(0.1)
+    assert count_messages(info.inbox_url, email) == 0  # generate_link never mails
+
+
+def test_errors_are_api_errors_not_unknown_errors(info: SandboxInfo, service: Client) -> None:
+    for call in (
+        lambda: service.auth.admin.generate_link({"type": "recovery", "email": other_address()}),
+        lambda: service.auth.admin.invite_user_by_email("not-an-email"),
+        lambda: app_client(info).auth.sign_in_with_otp({"email": "not-an-email"}),
+    ):
+        with pytest.raises(AuthApiError) as caught:
+            call()
+        assert not isinstance(caught.value, AuthUnknownError)
+        assert caught.value.code in ("user_not_found", "validation_failed")
