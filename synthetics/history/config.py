@@ -24,6 +24,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from synthetics.rules.policy import Policy
+
 DEFAULT_URL = "sqlite:///.synthetics/history.sqlite"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -81,6 +83,15 @@ class HistoryConfig(BaseModel):
     def rule_window(self) -> timedelta:
         """The window the rate rules look back over."""
         return parse_duration(self.window)
+
+    def policy(self) -> Policy:
+        """The rules' view of this section."""
+        return Policy(
+            window=self.rule_window,
+            min_runs=self.min_runs,
+            expected_interval=self.interval,
+            coverage=self.coverage,
+        )
 
     def resolved_url(self, base: Path) -> str:
         """The store URL, a relative SQLite path taken from `base` (the config's folder)."""

@@ -149,7 +149,7 @@ def day(
     figures: dict[str, float | None] = {}
     for target in targets(thresholds):
         value = _figure(series, target, start, end)
-        figures[target.metric] = value
+        figures["deeplink_success" if target.invert else target.metric] = value
         if value is None:
             unknown.append(f"no {target.title} samples")
             continue
