@@ -175,10 +175,14 @@ class NoRegistrationRule:
         minutes = elapsed.total_seconds() / 60
         after = "since the last success" if last_good >= 0 else "and no success yet"
         if elapsed < self.limit:
-            what = "last successful registration" if last_good >= 0 else "first attempt"
-            return replace(
-                base, state=OK, value=minutes, message=f"{what} {duration_text(elapsed)} ago"
-            )
+            if last_good < 0:
+                message = (
+                    f"insufficient data: no successful registration yet, "
+                    f"{plural(attempts.bad, 'failed attempt')} in {duration_text(elapsed)}"
+                )
+                return replace(base, value=minutes, message=message)
+            message = f"last successful registration {duration_text(elapsed)} ago"
+            return replace(base, state=OK, value=minutes, message=message)
         if attempts.bad >= policy.min_runs:
             evidence = tuple(
                 p.run_id for p in series.points[last_good + 1 : j] if p.sample(self.metric).bad

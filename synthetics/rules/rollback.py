@@ -174,7 +174,9 @@ def _held(series: Series, trigger: Trigger, streak: _Streak, policy: Policy) -> 
         f"{trigger.title} {shown} {sign} {percent(trigger.threshold)} for "
         f"{duration_text(last - since)} (needs {duration_text(trigger.duration)})"
     )
-    runs = _newest(series, streak, lambda n: bool(series.points[n].sample(trigger.metric).bad))
+    # The runs that show it: the bad ones from the window that first met the condition on.
+    shown = _Streak(series.index_after(since - policy.window), streak.end)
+    runs = _newest(series, shown, lambda n: bool(series.points[n].sample(trigger.metric).bad))
     return Held(trigger.id, trigger.plan, since, last - since, message, runs)
 
 
