@@ -175,8 +175,8 @@ def _held(series: Series, trigger: Trigger, streak: _Streak, policy: Policy) -> 
         f"{duration_text(last - since)} (needs {duration_text(trigger.duration)})"
     )
     # The runs that show it: the bad ones from the window that first met the condition on.
-    shown = _Streak(series.index_after(since - policy.window), streak.end)
-    runs = _newest(series, shown, lambda n: bool(series.points[n].sample(trigger.metric).bad))
+    evidence = _Streak(series.index_after(since - policy.window), streak.end)
+    runs = _newest(series, evidence, lambda n: bool(series.points[n].sample(trigger.metric).bad))
     return Held(trigger.id, trigger.plan, since, last - since, message, runs)
 
 
