@@ -141,7 +141,9 @@ def _strip(runs: Sequence[RunResult], start: datetime, end: datetime, count: int
         column = min(count - 1, int((run.started_at - start) / step))
         for check in run.checks:
             row = "rpc.*" if check.id.startswith("rpc.") else check.id
-            counts = cells.setdefault(row, [{} for _ in range(count)])[column]
+            if row not in cells:
+                cells[row] = [{} for _ in range(count)]
+            counts = cells[row][column]
             counts[check.status.value] = counts.get(check.status.value, 0) + 1
     rows = []
     for row in sorted(cells, key=_row_order):

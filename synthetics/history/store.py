@@ -59,6 +59,9 @@ class Store(Protocol):
         ...
 
 
+_STATUSES = {s.value: s for s in Status}
+
+
 def to_ms(moment: datetime) -> int:
     """Epoch milliseconds of `moment` (naive times are taken as UTC)."""
     if moment.tzinfo is None:
@@ -173,19 +176,24 @@ class SqlStore:
                 )
             if not found:
                 return []
-            query = select(c).join(r, r.c.id == c.c.run).where(*conditions).order_by(c.c.run)
-            for row in conn.execute(query):
-                found[row.run].checks.append(
+            columns = (
+                c.c.run, c.c.check_id, c.c.grp, c.c.status, c.c.duration_ms,
+                c.c.attempts, c.c.measurements, c.c.message, c.c.blocked_by, c.c.reason,
+            )  # fmt: skip
+            query = select(*columns).join(r, r.c.id == c.c.run).where(*conditions)
+            for row in conn.execute(query.order_by(c.c.run)):
+                key, check_id, grp, status, took, tries, measured, message, blocked, reason = row
+                found[key].checks.append(
                     CheckResult(
-                        id=row.check_id,
-                        group=row.grp,
-                        status=Status(row.status),
-                        duration_ms=row.duration_ms,
-                        attempts=row.attempts,
-                        measurements=json.loads(row.measurements),
-                        message=row.message,
-                        blocked_by=row.blocked_by,
-                        reason=row.reason,
+                        id=check_id,
+                        group=grp,
+                        status=_STATUSES[status],
+                        duration_ms=took,
+                        attempts=tries,
+                        measurements=json.loads(measured) if measured != "{}" else {},
+                        message=message,
+                        blocked_by=blocked,
+                        reason=reason,
                     )
                 )
         return list(found.values())

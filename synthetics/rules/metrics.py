@@ -136,12 +136,12 @@ def _any_failed(checks: list[CheckResult]) -> Sample:
     return Sample(bad=1) if any(c.status is _FAILED for c in checks) else Sample(good=1)
 
 
-def _registration(run: RunResult) -> Sample:
-    signup = run.check("auth.signup")
+def _registration(run: RunResult, every: Mapping[str, CheckResult]) -> Sample:
+    signup = every.get("auth.signup")
     if signup is not None and signup.reason == "email_quota":
         return _EMPTY
     for check_id in REGISTRATION_CHAIN:
-        check = run.check(check_id)
+        check = every.get(check_id)
         if check is not None and check.status is _FAILED and _counted(check, run.interrupted):
             return Sample(bad=1)
         if not _counted(check, run.interrupted):
@@ -152,11 +152,12 @@ def _registration(run: RunResult) -> Sample:
 def point(run: RunResult) -> Point:
     """What one run tells every metric (see the module's table)."""
     stop = run.interrupted
+    every = {c.id: c for c in run.checks}
     counted = [c for c in run.checks if _counted(c, stop)]
     by_id = {c.id: c for c in counted}
     samples: dict[str, Sample] = {
         AUTH_FAILURE: _any_failed([by_id[i] for i in AUTH_CHECKS if i in by_id]),
-        REGISTRATION: _registration(run),
+        REGISTRATION: _registration(run, every),
         DEEPLINK_FAILURE: _any_failed([by_id[i] for i in DEEPLINK_CHECKS if i in by_id]),
     }
     email = by_id.get("email.delivery")
