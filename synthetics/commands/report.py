@@ -98,6 +98,12 @@ def run_report(args: argparse.Namespace) -> int:
         )
     finally:
         store.close()
+    real = None
+    db_url = settings.target.db_url
+    if db_url is not None:
+        from synthetics.history.real_users import read_real_users
+
+        real = read_real_users(db_url.get_secret_value(), now)
     report = build(
         runs,
         now=now,
@@ -107,6 +113,7 @@ def run_report(args: argparse.Namespace) -> int:
         triggers=triggers,
         rehearsals=args.rehearsals,
         thresholds=settings.config.thresholds.model_dump(),
+        real=real,
     )
     page, doc = report.write(args.out)
     verdict = report.data["verdict"]

@@ -11,7 +11,11 @@ report.json (`schema: "synthetics/report@1"`):
                "cleared": [{rule, title, level, since, cleared, message, evidence}],
                "current": [every rule's state now]},
      "rollback": {"plan", "since", "first_steps", "plans", "triggers"} | null,
-     "rollbacks": [{plan, since, cleared, plans}]}
+     "rollbacks": [{plan, since, cleared, plans}],
+     "real_users": {"at", "days": [{day, registrations, confirmed}], "last_24h",
+                    "registrations": {recent, week_before, span_s}} | null}
+
+Real-user rules (`"real": true`) sit in `rules` next to the synthetic ones.
 
 The page shows, top to bottom: the latest run's status and the verdict; the rollback call; the
 rules firing; a trend chart per runbook metric with its threshold lines; a status strip per
@@ -40,6 +44,7 @@ from synthetics.rules import metrics
 from synthetics.rules.evaluate import Judgement, judge
 from synthetics.rules.policy import Policy, duration_text, percent
 from synthetics.rules.rates import NoRegistrationRule
+from synthetics.rules.real_users import RealUsers
 from synthetics.rules.window import Series, percentile
 from synthetics.status import Status
 
@@ -222,6 +227,7 @@ def report_json(
         },
         "rollback": judgement.rollback.to_json() if judgement.rollback else None,
         "rollbacks": [r.to_json() for r in judgement.rollbacks],
+        "real_users": judgement.real.to_json() if judgement.real else None,
     }
 
 
@@ -278,15 +284,19 @@ def build(
     triggers: Collection[str] | None = metrics.DEFAULT_TRIGGERS,
     rehearsals: bool = False,
     thresholds: Mapping[str, float] | None = None,
+    real: RealUsers | None = None,
 ) -> Report:
-    """The report over `runs` (judged at `now`; charts and strip from `since`)."""
+    """The report over `runs` (judged at `now`; charts and strip from `since`), with the app's
+    own figures (`real`) when the target's database was read."""
     all_runs = list(runs)
     chosen = [
         r
         for r in metrics.select(all_runs, target=target, triggers=triggers, rehearsals=rehearsals)
         if r.started_at <= now
     ]
-    judgement = judge(chosen, now, policy, triggers=None, rehearsals=True, thresholds=thresholds)
+    judgement = judge(
+        chosen, now, policy, triggers=None, rehearsals=True, thresholds=thresholds, real=real
+    )
     latest = chosen[-1] if chosen else None
     data = report_json(
         judgement,

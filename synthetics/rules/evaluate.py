@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from synthetics.results import RunResult
-from synthetics.rules import metrics
+from synthetics.rules import metrics, real_users
 from synthetics.rules.policy import Policy
 from synthetics.rules.rates import Evaluation, Incident, Rule, incidents, rules, timeline
 from synthetics.rules.rollback import Decision, Rollback
@@ -51,6 +51,8 @@ class Judgement:
     rollbacks: tuple[RollbackIncident, ...]
     day: DayVerdict
     week: WeekVerdict
+    #: The app's own figures (from its database), when the target has a db_url.
+    real: real_users.RealUsers | None = None
 
     @property
     def firing(self) -> list[Evaluation]:
@@ -85,8 +87,10 @@ def judge(
     rehearsals: bool = False,
     thresholds: Mapping[str, float] | None = None,
     table: tuple[Rule, ...] | None = None,
+    real: real_users.RealUsers | None = None,
 ) -> Judgement:
-    """The runbook's judgement of one series (a target's scheduled runs by default) at `now`."""
+    """The runbook's judgement of one series (a target's scheduled runs by default) at `now`,
+    with the app's own figures (`real`) next to the synthetic ones when given."""
     chosen = metrics.select(runs, target=target, triggers=triggers, rehearsals=rehearsals)
     series = Series(metrics.points(r for r in chosen if r.started_at <= now))
     table = table or rules(thresholds)
@@ -98,6 +102,8 @@ def judge(
         current.append(evaluations[-1])
         found.extend(incidents(evaluations))
     found.sort(key=lambda i: i.since)
+    if real is not None:
+        current.extend(real_users.evaluate(real))
     roll = Rollback(series, policy)
     return Judgement(
         now=now,
@@ -106,6 +112,14 @@ def judge(
         incidents=tuple(found),
         rollback=roll.at(now),
         rollbacks=tuple(rollback_incidents(roll)),
-        day=day(series, now, policy, rollback=roll, thresholds=thresholds),
+        day=day(
+            series,
+            now,
+            policy,
+            rollback=roll,
+            thresholds=thresholds,
+            real_registration=real_users.registration_rate(real) if real else None,
+        ),
         week=week(series, now, policy, thresholds=thresholds),
+        real=real,
     )

@@ -60,6 +60,8 @@ class Evaluation:
     message: str = ""
     #: The runs that show it (the bad ones in the window, newest last).
     evidence: tuple[str, ...] = ()
+    #: A real-user figure (the app's own database), not the synthetic runs.
+    real: bool = False
 
     def to_json(self) -> dict[str, object]:
         """The report's rule object."""
@@ -73,6 +75,7 @@ class Evaluation:
             "at": self.at.isoformat(),
             "message": self.message,
             "evidence": list(self.evidence),
+            "real": self.real,
         }
 
 

@@ -10,6 +10,7 @@ A day (the 24 hours ending at a moment) is **stable** when, over its runs:
 | v2 RPC error rate | < 2 % |
 | mean v2 RPC time | < 500 ms (rpc_info_ms) |
 | rollbacks | none triggered at any run of the day |
+| registration success of real users (with a db_url) | > 95 % (see real_users.py) |
 
 **unknown** when the day is not covered: fewer runs than `coverage` x the expected runs (24 h /
 `expected_interval`), or a figure without a single sample; gaps are never taken for stability.
@@ -37,6 +38,7 @@ from synthetics.rules.rollback import Rollback
 from synthetics.rules.window import Series
 
 Verdict = Literal["stable", "not_stable", "unknown"]
+REGISTRATION_STABLE = 0.95
 DAY = timedelta(hours=24)
 WEEK_DAYS = 7
 
@@ -138,8 +140,10 @@ def day(
     *,
     rollback: Rollback | None = None,
     thresholds: Mapping[str, float] | None = None,
+    real_registration: float | None = None,
 ) -> DayVerdict:
-    """The 24-hour verdict ending at `end`."""
+    """The 24-hour verdict ending at `end`; `real_registration` is the app's own registration
+    success rate over the day (real users), judged like the synthetic one when given."""
     start = end - DAY
     i, j = series.span(start, end)
     runs = j - i
@@ -159,6 +163,12 @@ def day(
             limit = percent(target.limit) if target.unit == "%" else f"{target.limit:.0f} ms"
             sign = ">" if target.worse == "below" else "<"
             failed.append(f"{target.title} {shown}, needs {sign} {limit}")
+    if real_registration is not None:
+        figures["real_users.registration"] = real_registration
+        if real_registration <= REGISTRATION_STABLE:
+            failed.append(
+                f"registration success (real users) {percent(real_registration)}, needs > 95 %"
+            )
     judge = rollback or Rollback(series, policy)
     plans = [d.plan for d in (judge.at_index(n) for n in range(i, j)) if d is not None]
     if plans:

@@ -92,3 +92,11 @@ def test_a_bad_day_makes_the_week_not_stable() -> None:
                  at((24 * 8 - 1) * HOUR), POLICY)  # fmt: skip
     assert found.verdict == "not_stable"
     assert found.stable_days == 4
+
+
+def test_real_users_who_do_not_confirm_make_the_day_not_stable() -> None:
+    series = hourly(24)
+    assert day(series, at(23 * HOUR), POLICY, real_registration=0.97).verdict == "stable"
+    verdict = day(series, at(23 * HOUR), POLICY, real_registration=0.80)
+    assert verdict.verdict == "not_stable"
+    assert "registration success (real users) 80 %, needs > 95 %" in verdict.reasons
