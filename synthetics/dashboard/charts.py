@@ -1,7 +1,8 @@
 """Trend charts as inline SVG (pygal): a metric over time with the runbook's threshold lines.
 
 pygal draws SVG in pure Python; with `js=[]` the SVG references no script (pygal's tooltips
-would load from a CDN), so the page renders offline and in any browser. Each chart is embedded
+would load from a CDN) and the inline config script it still writes is removed, so the page
+renders offline, runs nothing, and works in any browser. Each chart is embedded
 in the HTML as markup, not as an image file.
 """
 
@@ -91,4 +92,17 @@ def trend_svg(
             show_dots=False,
             stroke_style={"width": 1.5, "dasharray": "6, 4"},
         )
-    return str(chart.render(is_unicode=True))
+    return _without_scripts(chart)
+
+
+def _without_scripts(chart: pygal.DateTimeLine) -> str:
+    """The chart's SVG markup without the inline <script> pygal always adds (its tooltip config):
+    the page runs no script at all."""
+    from pygal.etree import etree
+
+    tree = chart.render_tree()
+    for parent in list(tree.iter()):
+        for child in list(parent):
+            if isinstance(child.tag, str) and child.tag.endswith("script"):
+                parent.remove(child)
+    return str(etree.tostring(tree, encoding="unicode"))
