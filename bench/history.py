@@ -94,7 +94,7 @@ def report(store: SqlStore, now: datetime, days: float, out: Path) -> None:
     write_s, _ = timed(lambda: built.write(out))
     size = (out / "index.html").stat().st_size / 1024
     print(
-        f"  report over {days:g} days ({len(runs)} runs read): read {read_s:.2f} s, "
+        f"  report over {days:.1f} days ({len(runs)} runs read): read {read_s:.2f} s, "
         f"judge+render {build_s:.2f} s, write {write_s * 1000:.0f} ms, total "
         f"{read_s + build_s + write_s:.2f} s; index.html {size:.0f} KiB"
     )
