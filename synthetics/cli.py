@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from synthetics import __version__
 from synthetics.catalog import parse_groups
-from synthetics.errors import ConfigError, SandboxError
+from synthetics.commands import history as history_command
+from synthetics.commands import report as report_command
+from synthetics.errors import ConfigError, HistoryError, SandboxError
 
 if TYPE_CHECKING:
     from synthetics.sandbox.migrations import LoadReport, Migrations
@@ -119,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the database in DIR between starts (default: a temporary directory)",
     )
     _database_options(sandbox)
+    history_command.add_parser(commands)
+    report_command.add_parser(commands)
     return parser
 
 
@@ -345,10 +349,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
+        if args.command in ("history", "report"):
+            return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except SandboxError as exc:
+    except (SandboxError, HistoryError) as exc:
         print(f"synthetics: {exc}", file=sys.stderr)
         return EXIT_FAILED
     parser.error(f"unknown command {args.command!r}")

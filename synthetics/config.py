@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from synthetics.errors import ConfigError
+from synthetics.history.config import HistoryConfig
 
 ENV_PREFIX = "SYNTHETICS_"
 DEFAULT_FILE = "synthetics.toml"
@@ -264,6 +265,7 @@ class Config(_Strict):
     rpc: RpcConfig = RpcConfig()
     security: SecurityConfig = SecurityConfig()
     cleanup: CleanupConfig = CleanupConfig()
+    history: HistoryConfig = HistoryConfig()
 
     @property
     def run_timeout(self) -> float:

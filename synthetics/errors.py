@@ -8,10 +8,11 @@
     ├── TransportFailure   a target could not be reached, after retries (clients.http)
     ├── BadResponse        a target answered something its API does not promise (clients.http)
     ├── InboxError         a test inbox provider failed (inbox.base)
-    └── BrowserError       Chromium failed to start or to click (deeplink.browser)
+    ├── BrowserError       Chromium failed to start or to click (deeplink.browser)
+    └── HistoryError       the history store cannot be opened, migrated, read, written
 
-Third-party errors (subprocess, psycopg, OSError, Playwright) are translated into these at the
-boundary where they happen, so callers never need to know which library failed.
+Third-party errors (subprocess, psycopg, SQLAlchemy, OSError, Playwright) are translated into
+these at the boundary where they happen, so callers never need to know which library failed.
 """
 
 from __future__ import annotations
@@ -49,3 +50,7 @@ class MigrationError(DatabaseError):
     def __init__(self, message: str, failures: list[Any]) -> None:
         super().__init__(message)
         self.failures = failures
+
+
+class HistoryError(SyntheticsError):
+    """The history store could not be opened, migrated, read or written (never names its URL)."""
