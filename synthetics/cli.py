@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--report-dir", type=Path, default=Path("reports"), help="output directory")
     run.add_argument(
+        "--no-history",
+        action="store_true",
+        help="do not record the run in the history ([history] url)",
+    )
+    run.add_argument(
         "--trigger",
         choices=("schedule", "release", "manual", "ci"),
         default=None,
@@ -336,6 +341,8 @@ def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:
         pytest_args += ["--synthetics-only", args.only]
     if args.trigger:
         pytest_args += ["--synthetics-trigger", args.trigger]
+    if args.no_history:
+        pytest_args.append("--synthetics-no-history")
     extra: list[str] = list(args.pytest_args)
     return pytest_args + extra
 

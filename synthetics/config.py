@@ -253,6 +253,8 @@ class Config(_Strict):
     """
 
     default_target: str = "sandbox"
+    #: Where this monitor runs (a runner, a region): several locations can watch one target.
+    location: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9._-]*$")] = ""
     retries: Annotated[Count, Field(le=10)] = 2
     request_timeout_s: Annotated[Seconds, Field(le=300)] = 10
     run_timeout_s: Annotated[float, Field(ge=1, le=86_400, allow_inf_nan=False)] | None = None
@@ -282,6 +284,13 @@ class Settings:
     config: Config
     target_name: str
     sources: Mapping[tuple[str, ...], str]
+    #: The config file read (None: built-in defaults); relative paths in it are relative to it.
+    path: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        """What a relative path in the config is relative to: its file's folder, else here."""
+        return self.path.resolve().parent if self.path is not None else Path.cwd()
 
     @property
     def target(self) -> TargetConfig:
@@ -481,7 +490,8 @@ def load(
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise _translate(exc, sources) from None
-    return Settings(config=config, target_name=name, sources=sources)
+    used = Path(file_source) if file_source != "defaults" else None
+    return Settings(config=config, target_name=name, sources=sources, path=used)
 
 
 def _translate(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> ConfigError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +29,10 @@ class Finish:
     settings: Any = None  # synthetics.config.Settings when the run has them
     #: What went wrong in a stage, one line each ("history: …"); results.json lists them.
     notices: list[str] = field(default_factory=list)
+    #: Whether the run is recorded in the history (`--no-history` says no).
+    history: bool = True
+    #: The runbook's judgement of the target's series, once the history stage made it.
+    judgement: Any = None
 
 
 class Output(Protocol):
@@ -48,6 +53,12 @@ class ResultsJson:
     def write(self, run: RunResult, finish: Finish) -> None:
         """Write results.json atomically."""
         run.notices = list(finish.notices)
+        judgement = finish.judgement
+        if judgement is not None:
+            run.rules = {
+                "firing": [e.to_json() for e in judgement.firing],
+                "rollback": judgement.rollback.to_json() if judgement.rollback else None,
+            }
         run.write(finish.report_dir / "results.json")
 
 
@@ -56,9 +67,42 @@ class ResultsJson:
 OutputFactory = Callable[[Finish], Sequence[Output]]
 
 
+class History:
+    """Record the run, prune what is past retention, and judge the target's series with the
+    runbook's rules (the judgement is left in `Finish.judgement` for the stages after it)."""
+
+    name = "history"
+
+    def write(self, run: RunResult, finish: Finish) -> None:
+        """Record, prune, judge."""
+        from synthetics.history.store import open_store
+        from synthetics.rules.evaluate import judge
+
+        history = finish.settings.config.history
+        now = run.finished_at or run.started_at
+        store = open_store(history.resolved_url(finish.settings.folder))
+        try:
+            store.record(run)
+            store.prune(now - history.retention)
+            recent = store.runs(target=run.target, since=now - timedelta(days=8))
+        finally:
+            store.close()
+        finish.judgement = judge(
+            recent,
+            now,
+            history.policy(),
+            target=run.target,
+            thresholds=finish.settings.config.thresholds.model_dump(),
+        )
+
+
 def default_outputs(finish: Finish) -> list[Output]:
-    """The run's stages: whatever the settings enable, then results.json."""
-    return [ResultsJson()]
+    """The run's stages: history (and the rules over it) when enabled, then results.json."""
+    stages: list[Output] = []
+    if finish.history and finish.settings is not None:
+        stages.append(History())
+    stages.append(ResultsJson())
+    return stages
 
 
 def finish(run: RunResult, context: Finish, outputs: Sequence[Output] | None = None) -> RunResult:

@@ -107,6 +107,9 @@ class RunResult:
     faults: list[str] = field(default_factory=list)
     #: The `[thresholds]` the run was judged by (alerts name them; history's rules read them).
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: The runbook's rules over the target's history at the end of this run (firing rules and
+    #: the rollback they call for); None when the run was not recorded.
+    rules: dict[str, Any] | None = None
     #: Problems of the stages that finished the run (history, alerting…), one line each.
     notices: list[str] = field(default_factory=list)
     #: Alerts as a file recorded them (from_json); None means derive them from the checks.
@@ -153,6 +156,7 @@ class RunResult:
             "checks": [c.to_json() for c in self.checks],
             "alerts": [a.to_json() for a in self.alerts],
             "notices": list(self.notices),
+            "rules": self.rules,
         }
 
     @classmethod
@@ -196,6 +200,7 @@ class RunResult:
                 if isinstance(v, int | float) and not isinstance(v, bool)
             },
             notices=[str(n) for n in data.get("notices") or []],
+            rules=data.get("rules") if isinstance(data.get("rules"), dict) else None,
             recorded_alerts=recorded,
         )
 

@@ -70,34 +70,21 @@ class Plan:
     inbox: Any  # an InboxConfig model
     report_dir: Path
     trigger: str = "manual"
+    #: Whether the run is recorded in the history (`--no-history` says no).
+    history: bool = True
     #: The app's own SQL for the sandbox (`--migrations`) and where PostgreSQL is.
     migrations: Any = None  # a sandbox.migrations.Migrations
     postgres_bin: Path | None = None
 
 
-TRIGGERS = ("schedule", "release", "manual", "ci")
-#: GitHub's event names → what started the run.
-_GITHUB_EVENTS = {
-    "schedule": "schedule",
-    "workflow_dispatch": "manual",
-    "repository_dispatch": "manual",
-    "release": "release",
-}
-
-
 def resolve_trigger(explicit: str | None, env: Mapping[str, str]) -> str:
-    """What started the run: `--trigger`, else GitHub's event (`GITHUB_EVENT_NAME`: schedule →
-    schedule, workflow_dispatch → manual, release → release, any other event → ci), else manual."""
-    if explicit:
-        if explicit not in TRIGGERS:
-            raise ConfigError(
-                f"{explicit!r} is not a trigger; triggers: {', '.join(TRIGGERS)}", key="--trigger"
-            )
-        return explicit
-    event = env.get("GITHUB_EVENT_NAME", "")
-    if not event:
-        return "manual"
-    return _GITHUB_EVENTS.get(event, "ci")
+    """What started the run (`--trigger`, else the environment): see synthetics.history.trigger."""
+    from synthetics.history.trigger import trigger_from
+
+    try:
+        return trigger_from(env, explicit)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="--trigger") from None
 
 
 def plan(
@@ -109,6 +96,7 @@ def plan(
     env: Mapping[str, str] | None = None,
     migrations: Any = None,
     postgres_bin: Path | None = None,
+    history: bool = True,
 ) -> Plan:
     """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
     parsed = parse_faults(faults)
@@ -151,7 +139,16 @@ def plan(
         )
     _require_browser(settings)
     run_trigger = resolve_trigger(trigger, os.environ if env is None else env)
-    return Plan(settings, parsed, inbox, report_dir, run_trigger, migrations, postgres_bin)
+    return Plan(
+        settings,
+        parsed,
+        inbox,
+        report_dir,
+        trigger=run_trigger,
+        history=history,
+        migrations=migrations,
+        postgres_bin=postgres_bin,
+    )
 
 
 def _require_browser(settings: Settings) -> None:
@@ -529,6 +526,7 @@ class Runtime:
             interrupted=interrupted,
             trigger=self.plan.trigger,
             version=__version__,
+            location=self.settings.config.location,
             faults=[str(f) for f in self.plan.faults],
             thresholds=self.settings.config.thresholds.model_dump(),
         )

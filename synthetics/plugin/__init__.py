@@ -68,6 +68,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--synthetics-only", default=None, help="groups to run, comma-separated")
     group.addoption("--synthetics-report-dir", default="reports", help="where results.json goes")
     group.addoption(
+        "--synthetics-no-history",
+        action="store_true",
+        default=False,
+        help="do not record the run in the history ([history] url)",
+    )
+    group.addoption(
         "--synthetics-trigger",
         default=None,
         help="what started the run: schedule, release, manual or ci (default: from "
@@ -92,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
             faults=config.getoption("--synthetics-fault"),
             report_dir=Path(config.getoption("--synthetics-report-dir")),
             trigger=config.getoption("--synthetics-trigger"),
+            history=not config.getoption("--synthetics-no-history"),
         )
         parse_groups(config.getoption("--synthetics-only"))
     except (ConfigError, ValueError) as exc:
@@ -324,7 +331,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
                 runtime.results.append(not_run(cid, root, f"not run: {why}"))
     run = runtime.run_result(interrupted=interrupted)
     context = Finish(
-        report_dir=runtime.plan.report_dir, redactor=runtime.redactor, settings=runtime.settings
+        report_dir=runtime.plan.report_dir,
+        redactor=runtime.redactor,
+        settings=runtime.settings,
+        history=runtime.plan.history,
     )
     finish(run, context)
     config.stash[RUN] = run
