@@ -164,6 +164,31 @@ BAD = [
         "android_sha256_fingerprints need android_packages",
     ),
     (["--set", "nonsense"], "", "--set expects KEY=VALUE"),
+    # Values that cannot be right (issue #8): each is exit 3, nothing sent.
+    (
+        ["--set", "retries=true"],
+        "",
+        "retries (from --set retries): Input should be a valid integer",
+    ),
+    (["--set", "retries=1.5"], "", "retries (from --set retries): Input should be a valid integer"),
+    (["--set", "request_timeout_s=1e-9"], "", "request_timeout_s (from --set request_timeout_s)"),
+    (["--set", "thresholds.email_timeout_s=inf"], "", "thresholds.email_timeout_s (from --set"),
+    (["--set", "thresholds.email_timeout_s=1e9"], "", "less than or equal to 3600"),
+    (["--set", "thresholds.rpc_warning_ms=nan"], "", "thresholds.rpc_warning_ms (from --set"),
+    (["--set", "run_timeout_s=0.01"], "", "run_timeout_s (from --set run_timeout_s)"),
+    (
+        ["--target", "staging"],
+        '[targets.staging]\nurl = "{url}"\nanon_key = ""\n',
+        "targets.staging (from {file}): anon_key is empty",
+    ),
+    (
+        ["--target", "staging"],
+        '[targets.staging]\nurl = "http://127.0.0.1:99999"\nanon_key = "k"\n',
+        "has an invalid port",
+    ),
+    (["--set", "rpc.functions=[]"], "", "rpc.functions (from --set rpc.functions)"),
+    (["--set", 'rpc.functions=["drop table; --"]'], "", "is not a function name"),
+    (["--set", 'cleanup.owned_rows=["user_profiles"]'], "", "is not table.column"),
 ]
 
 
@@ -188,3 +213,27 @@ def test_bad_configuration_exits_3_and_sends_nothing(
 def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load(path=tmp_path / "nope.toml", env={})
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "synthetics.toml"
+    path.write_bytes(b'default_target = "\xff\xfe"\n')
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load(path=path, env={})
+
+
+def test_a_report_dir_that_is_a_file_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "reports"
+    report.write_text("not a folder")
+    assert cli.main(["run", "--report-dir", str(report)]) == 3
+    assert "--report-dir" in capsys.readouterr().err
+
+
+def test_other_synthetics_variables_of_a_ci_job_are_not_config() -> None:
+    env = {"SYNTHETICS_BIN": "/opt/x", "SYNTHETICS_VERSION": "9", "SYNTHETICS_RETRIES": "4"}
+    settings = load(path=PROFILE, env=env)
+    assert settings.config.retries == 4
+    with pytest.raises(ConfigError, match=r"thresholds\.email_timeouts"):
+        load(path=PROFILE, env={"SYNTHETICS_THRESHOLDS__EMAIL_TIMEOUTS": "5"})  # a typo
