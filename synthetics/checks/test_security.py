@@ -122,6 +122,8 @@ def _probe_function(
         named = discovery.candidates(str(body.get("message", "")) if isinstance(body, dict) else "")
         reachable, _ = discovery.callable_overloads(named)
         probes = [_probe_function(synthetics, f, overloaded=True) for f in reachable]
+        # An overload that is ambiguous again cannot be reached: its answer tells nothing.
+        probes = [p for p in probes if "PGRST203" not in p.detail]
         for verdict in (Verdict.EXECUTED, Verdict.INCONCLUSIVE, Verdict.REFUSED):
             hit = next((p for p in probes if p.verdict is verdict), None)
             if hit is not None:

@@ -766,7 +766,9 @@ def test_admin_user_lifecycle(admin: httpx.Client, sandbox: Sandbox) -> None:
             "DELETE", f"/admin/users/{user_id}", json={"should_soft_delete": False}
         )
         assert deleted.status_code == 200 and deleted.json() == {}
-        assert conn.execute(query, (user_id,)).fetchone() == (0,)
+        # Mamapace's user_profiles has no foreign key to auth.users: the row stays behind.
+        assert conn.execute(query, (user_id,)).fetchone() == (1,)
+        conn.execute("delete from public.user_profiles where id = %s", (user_id,))
 
     missing = admin.get(f"/admin/users/{user_id}", headers=V2024)
     assert assert_error(missing, 404, "user_not_found")["message"] == "User not found"

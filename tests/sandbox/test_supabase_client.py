@@ -200,20 +200,20 @@ def test_a_body_only_create_post_v2_is_ambiguous_as_on_the_real_schema(
 
 
 def test_deleting_the_user_leaves_its_profile_behind(
-    info: SandboxInfo, admin: Client, email: str
+    info: SandboxInfo, service: Client, email: str
 ) -> None:
-    created = admin.auth.admin.create_user(
+    created = service.auth.admin.create_user(
         {"email": email, "password": PASSWORD, "email_confirm": True}
     )
     user_id = created.user.id
     try:
-        admin.auth.admin.delete_user(user_id)
-        left = admin.table("user_profiles").select("id, username").eq("id", user_id).execute()
+        service.auth.admin.delete_user(user_id)
+        left = service.table("user_profiles").select("id, username").eq("id", user_id).execute()
         # No foreign key to auth.users: cleanup has to delete the profile row itself.
         assert [row["id"] for row in left.data] == [user_id]
     finally:
-        admin.table("user_profiles").delete().eq("id", user_id).execute()
-    assert admin.table("user_profiles").select("id").eq("id", user_id).execute().data == []
+        service.table("user_profiles").delete().eq("id", user_id).execute()
+    assert service.table("user_profiles").select("id").eq("id", user_id).execute().data == []
 
 
 def test_anonymous_access_is_refused(info: SandboxInfo) -> None:
