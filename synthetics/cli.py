@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from synthetics import __version__
 from synthetics.catalog import parse_groups
+from synthetics.commands import alert as alert_command
 from synthetics.errors import ConfigError, SandboxError
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the database in DIR between starts (default: a temporary directory)",
     )
     _database_options(sandbox)
+    alert_command.add_parser(commands)
     return parser
 
 
@@ -345,6 +347,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
+        if args.command == "alert":
+            return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

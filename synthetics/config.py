@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from synthetics.alerting.config import AlertsConfig
+from synthetics.alerting.heartbeat import HeartbeatConfig
 from synthetics.errors import ConfigError
 
 ENV_PREFIX = "SYNTHETICS_"
@@ -264,6 +266,8 @@ class Config(_Strict):
     rpc: RpcConfig = RpcConfig()
     security: SecurityConfig = SecurityConfig()
     cleanup: CleanupConfig = CleanupConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
 
     @property
     def run_timeout(self) -> float:
