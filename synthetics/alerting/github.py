@@ -15,7 +15,8 @@ of each kind per step, so no more are written.
 The job summary (appended to the file `$GITHUB_STEP_SUMMARY` names, GitHub-flavoured Markdown,
 at most 1 MiB a step) has the verdict, a trend sparkline of recent runs, the alerts firing with
 their lifecycle, this run's notifications and where they went, and the run's check table. Every
-piece of text is Markdown-escaped, so a target's message cannot inject markup.
+piece of text is Markdown-escaped, so a target's message cannot inject markup or links (the
+escaped `.` and `:` keep GFM's autolinks off; cmark-gfm still links email addresses, mailto).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ SUMMARY_LIMIT = 1024 * 1024
 _LEVELS = {Status.CRITICAL: "error", Status.WARNING: "warning", Status.INFO: "notice"}
 BLOCKS = "▁▂▃▄▅▆▇█"
 _STATUS_BLOCK = {Status.OK: "▁", Status.INFO: "▃", Status.WARNING: "▅", Status.CRITICAL: "█"}
-_MD_SPECIAL = set("\\`*_{}[]<>|#~!")
+_MD_SPECIAL = set("\\`*_{}[]<>|#~!:.@")
 
 
 class GitHubConfig(BaseModel):
