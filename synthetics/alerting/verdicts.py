@@ -87,14 +87,14 @@ def observe(
         if subject not in found:
             checks = state.checks or _checks_of(subject, run)
             found[subject] = Observation(
-                subject=subject, failing=_passes(checks, statuses), checks=checks
+                subject=subject, failing=_seen_passing(checks, statuses), checks=checks
             )
     for finding in rules:
         subject = subject_of_rule(finding.rule)
         if subject not in found:
             checks = _checks_of(subject, run)
             found[subject] = Observation(
-                subject=subject, failing=_passes(checks, statuses), checks=checks
+                subject=subject, failing=_seen_passing(checks, statuses), checks=checks
             )
         base = found[subject]
         rule_only = not base.checks and subject.startswith("rule:")
@@ -126,15 +126,16 @@ def _checks_of(subject: str, run: RunResult) -> tuple[str, ...]:
     return (subject,)
 
 
-def _passes(checks: Sequence[str], statuses: Mapping[str, Status]) -> bool | None:
-    """True when every check ran and is ok; None when any did not run or fails elsewhere."""
+def _seen_passing(checks: Sequence[str], statuses: Mapping[str, Status]) -> bool | None:
+    """`failing` for a subject that does not alert: False (it passed) when every check ran and
+    is ok; None (not seen) when any did not run, or fails under another subject."""
     if not checks:
         return None
     for check in checks:
         status = statuses.get(check)
         if status is None or status in (Status.BLOCKED, Status.SKIPPED) or status.rank > 0:
             return None
-    return True
+    return False
 
 
 def _merge(a: Observation, b: Observation) -> Observation:
