@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from synthetics import __version__
 from synthetics.catalog import parse_groups
+from synthetics.commands import alert as alert_command
 from synthetics.commands import history as history_command
 from synthetics.commands import report as report_command
 from synthetics.errors import ConfigError, HistoryError, SandboxError
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _database_options(sandbox)
     history_command.add_parser(commands)
     report_command.add_parser(commands)
+    alert_command.add_parser(commands)
     return parser
 
 
@@ -356,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
-        if args.command in ("history", "report"):
+        if args.command in ("history", "report", "alert"):
             return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)

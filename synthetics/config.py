@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from synthetics.alerting.config import AlertsConfig
+from synthetics.alerting.heartbeat import HeartbeatConfig
 from synthetics.errors import ConfigError
 from synthetics.history.config import HistoryConfig
 
@@ -268,6 +270,8 @@ class Config(_Strict):
     security: SecurityConfig = SecurityConfig()
     cleanup: CleanupConfig = CleanupConfig()
     history: HistoryConfig = HistoryConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    heartbeat: HeartbeatConfig = HeartbeatConfig()
 
     @property
     def run_timeout(self) -> float:
