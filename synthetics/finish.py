@@ -33,6 +33,8 @@ class Finish:
     history: bool = True
     #: The runbook's judgement of the target's series, once the history stage made it.
     judgement: Any = None
+    #: The history store while the stages run (the alert state lives in it); None without one.
+    store: Any = None
 
 
 class Output(Protocol):
@@ -81,12 +83,10 @@ class History:
         history = finish.settings.config.history
         now = run.finished_at or run.started_at
         store = open_store(history.resolved_url(finish.settings.folder))
-        try:
-            store.record(run)
-            store.prune(now - history.retention)
-            recent = store.runs(target=run.target, since=now - timedelta(days=8))
-        finally:
-            store.close()
+        finish.store = store  # closed by `finish` once every stage ran
+        store.record(run)
+        store.prune(now - history.retention)
+        recent = store.runs(target=run.target, since=now - timedelta(days=8))
         finish.judgement = judge(
             recent,
             now,
@@ -96,11 +96,50 @@ class History:
         )
 
 
+class Alerting:
+    """The alert lifecycle and its channels (synthetics.alerting), on the history's state.
+
+    Without a history (`--no-history`) the state is a fresh in-memory one: the run is still
+    reported (the GitHub summary), but a lifecycle across runs needs the history.
+    """
+
+    name = "alerting"
+
+    def write(self, run: RunResult, finish: Finish) -> None:
+        """Advance the lifecycle and deliver."""
+        from sqlalchemy import create_engine
+
+        from synthetics.alerting.delivery import AlertDelivery
+        from synthetics.alerting.state import SqlStateStore
+
+        config = finish.settings.config
+        if finish.store is not None:
+            state = SqlStateStore(finish.store.engine, create=False)
+        else:
+            state = SqlStateStore(create_engine("sqlite://"))
+        judgement = finish.judgement
+        stage = AlertDelivery(
+            config.alerts,
+            state,
+            heartbeat=config.heartbeat,
+            rules=(lambda _run: judgement.current) if judgement is not None else None,
+        )
+        stage.write(run, finish)
+
+
 def default_outputs(finish: Finish) -> list[Output]:
-    """The run's stages: history (and the rules over it) when enabled, then results.json."""
+    """The run's stages: history (and the rules over it) when enabled, alerting and the
+    heartbeat when configured, then results.json."""
     stages: list[Output] = []
-    if finish.history and finish.settings is not None:
+    if finish.settings is None:
+        return [ResultsJson()]
+    if finish.history:
         stages.append(History())
+    stages.append(Alerting())
+    if finish.settings.config.heartbeat.url is not None:
+        from synthetics.alerting.delivery import HeartbeatPing
+
+        stages.append(HeartbeatPing(finish.settings.config.heartbeat))
     stages.append(ResultsJson())
     return stages
 
@@ -108,11 +147,17 @@ def default_outputs(finish: Finish) -> list[Output]:
 def finish(run: RunResult, context: Finish, outputs: Sequence[Output] | None = None) -> RunResult:
     """Run every stage for `run`; a failing stage becomes a notice, never an exception."""
     stages = list(outputs) if outputs is not None else default_outputs(context)
-    for stage in stages:
-        try:
-            stage.write(run, context)
-        except (SyntheticsError, OSError) as exc:
-            context.notices.append(f"{stage.name}: {one_line(context.redactor.redact(str(exc)))}")
-            if isinstance(stage, ResultsJson):
-                raise
+    try:
+        for stage in stages:
+            try:
+                stage.write(run, context)
+            except (SyntheticsError, OSError) as exc:
+                text = one_line(context.redactor.redact(str(exc)))
+                context.notices.append(f"{stage.name}: {text}")
+                if isinstance(stage, ResultsJson):
+                    raise
+    finally:
+        if context.store is not None:
+            context.store.close()
+            context.store = None
     return run

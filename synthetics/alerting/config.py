@@ -28,7 +28,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from synthetics.alerting.durations import parse_duration
 from synthetics.alerting.github import GitHubConfig
 from synthetics.alerting.lifecycle import Policy
 from synthetics.alerting.maintenance import MaintenanceWindow
@@ -36,6 +35,7 @@ from synthetics.alerting.pagerduty import PagerDutyConfig
 from synthetics.alerting.routing import Route, default_routes
 from synthetics.alerting.slack import SlackConfig
 from synthetics.alerting.webhook import WebhookConfig
+from synthetics.durations import parse_duration
 
 #: One channel's config, chosen by its `type`.
 ChannelConfig = Annotated[

@@ -28,9 +28,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from synthetics.alerting.base import Receipt, post_and_parse
-from synthetics.alerting.durations import parse_duration
 from synthetics.alerting.model import Observation, duration_text
 from synthetics.alerting.sender import Answer, Sender
+from synthetics.durations import parse_duration
 from synthetics.status import Status
 
 SUBJECT = "monitor.schedule"

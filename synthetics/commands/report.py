@@ -56,7 +56,7 @@ def _moment(text: str, key: str) -> datetime:
 
 
 def _since(text: str, now: datetime) -> datetime:
-    from synthetics.history.config import parse_duration
+    from synthetics.durations import parse_duration
 
     try:
         return now - parse_duration(text)

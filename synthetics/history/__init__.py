@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from synthetics.history.config import DEFAULT_URL, HistoryConfig, parse_duration, resolve_url
+from synthetics.durations import parse_duration
+from synthetics.history.config import DEFAULT_URL, HistoryConfig, resolve_url
 from synthetics.history.trigger import TRIGGERS, trigger_from
 
 if TYPE_CHECKING:

@@ -85,15 +85,22 @@ checks = Table(
 )
 
 #: The version this code writes and reads.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _create_v1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[runs, checks])
 
 
+def _add_alert_state(conn: Connection) -> None:
+    """v2: the alert lifecycle's state lives with the runs (synthetics.alerting.state)."""
+    from synthetics.alerting import state
+
+    state.migrate(conn)
+
+
 #: MIGRATIONS[n] takes a database at version n to n + 1 (0 = empty).
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _create_v1}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _create_v1, 1: _add_alert_state}
 
 
 def current_version(conn: Connection) -> int:

@@ -79,6 +79,8 @@ class SqlStore:
 
     def __init__(self, engine: Engine, backend: Backend, *, secret: str = "") -> None:
         self._engine = engine
+        #: The engine, for state that lives with the runs (the alert lifecycle's).
+        self.engine = engine
         self._backend = backend
         self._secret = secret
         with self._write() as conn:

@@ -22,7 +22,7 @@ import pytest
 from synthetics import config as config_module
 from synthetics.catalog import CATALOG, GROUPS, browser_checks, order_key, parse_groups, spec_for
 from synthetics.deeplink.browser import BrowserThread
-from synthetics.errors import ConfigError
+from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.finish import Finish, finish
 from synthetics.journey import Blocked, Journey, NotApplicable
 from synthetics.plugin.api import CheckFailed, CheckRecord
@@ -119,6 +119,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[LOGS] = redacting
     if config.pluginmanager.hasplugin("html"):
         config.pluginmanager.register(HtmlColumns(settings.target_name), "synthetics-html")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The dead-man switch hears that a run started (`[heartbeat] url`); a failed ping is only
+    a notice at the end."""
+    runtime = session.config.stash.get(RUNTIME, None)
+    if runtime is None or runtime.settings.config.heartbeat.url is None:
+        return
+    from synthetics.alerting.heartbeat import Heartbeat
+    from synthetics.alerting.sender import Sender
+
+    runtime.redactor.add(runtime.settings.config.heartbeat.url)
+    sender = Sender(redactor=runtime.redactor)
+    try:
+        Heartbeat(runtime.settings.config.heartbeat, sender).start(runtime.run_id)
+    except SyntheticsError:
+        pass  # the end-of-run ping reports what the dead-man switch missed
+    finally:
+        sender.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from synthetics import config
+from synthetics.durations import parse_duration
 from synthetics.errors import ConfigError
-from synthetics.history.config import HistoryConfig, parse_duration, resolve_url
+from synthetics.history.config import HistoryConfig, resolve_url
 from synthetics.history.trigger import trigger_from
 
 
