@@ -127,6 +127,14 @@ _ROWS = (
     ),
     _spec("auth.signin", "auth", _C, PLAN_A, "password sign-in and token rotation"),
     _spec(
+        "auth.recovery",
+        "auth",
+        _C,
+        PLAN_A,
+        "password reset: email → deep link → new password",
+        latency=("deeplink_warning_ms",),
+    ),
+    _spec(
         "rpc",
         "rpc",
         _C,

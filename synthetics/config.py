@@ -102,6 +102,8 @@ class AuthConfig(_Strict):
 
     flow: Literal["pkce", "implicit"] = "pkce"
     site_url: str = "https://app.mamapace.com"
+    #: Whether the app offers password reset (auth.recovery checks it); Mamapace has none.
+    recovery: bool = False
     password_length: Annotated[int, Field(ge=8, le=72)] = 24
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -133,6 +134,13 @@ class SecondClick(Outcome):
     via: str = ""  # "Chromium" or "HTTP"
     landing: Landing | None = None
     screenshot: bytes | None = None
+
+
+@dataclass
+class Recovery(Outcome):
+    """Password reset: request → email → recovery deep link → new password → sign-in."""
+
+    landing: Landing | None = None
 
 
 @dataclass(frozen=True)
@@ -771,6 +779,92 @@ class Journey:
         )
         if not same_target(outcome.landing, expected):
             outcome.message += f" (not on {expected}: see deeplink.redirect)"
+        return outcome
+
+    # -- password reset --------------------------------------------------------------------
+
+    def recovery(self) -> Recovery:
+        """Reset the password of a confirmed user as the app's resetPasswordForEmail does, follow
+        the emailed link to the deep link, set a new password with the session it gives, and
+        sign in with it."""
+        result: Recovery = self._once(
+            "recovery", self._recovery, lambda m: _failure(Recovery("auth.recovery"), m)
+        )
+        return result
+
+    def _recovery(self) -> Recovery:
+        outcome = Recovery("auth.recovery")
+        if not self.config.auth.recovery:
+            raise NotApplicable(
+                "does not apply: auth.recovery = false (the app offers no password reset)"
+            )
+        self.require_up("auth")
+        signed = self.admin_user("recovery")
+        user = signed.user
+        verifier = challenge = None
+        if self.config.auth.flow == "pkce":
+            verifier = pkce.new_verifier()
+            challenge = pkce.challenge(verifier)
+        requested = datetime.now(UTC)
+        call = self.api.recover(
+            user.email, redirect_to=self.config.deeplink.redirect, code_challenge=challenge
+        )
+        if call.status == 429 and error_code(call) == "over_email_send_rate_limit":
+            return _failure(
+                outcome,
+                "recovery refused with 429 over_email_send_rate_limit: the email quota (quota, "
+                "not outage)",
+                "email_quota",
+            )
+        if call.status != 200:
+            return _failure(outcome, _unexpected(call, "POST /auth/v1/recover"))
+        timeout = self.config.thresholds.email_timeout_s
+        found = self.inbox.wait_for_email(user.email, timeout=timeout, since=requested)
+        if found is None:
+            return _failure(outcome, f"no recovery email for {user.email} within {timeout:g} s")
+        link = find_confirmation_link(found)
+        if link is None or "type=recovery" not in link:
+            return _failure(outcome, f"the email '{found.subject}' has no recovery link")
+        self.api.redactor.add(link, *_link_tokens(link))
+        followed = self.api.follow_link(link)
+        outcome.measurements["latency_ms"] = followed.elapsed_ms
+        location = followed.response.headers.get("location")
+        if followed.status not in (301, 302, 303, 307, 308) or not location:
+            return _failure(outcome, _unexpected(followed, "the recovery link"))
+        landing = parse_landing(location)
+        outcome.landing = landing
+        self.api.redactor.add(*_credentials(landing))
+        problem = judge(landing, self.config.deeplink.redirect, self.config.deeplink.accepts)
+        if problem:
+            return _failure(outcome, f"recovery: {problem}")
+        params = {**landing.query, **landing.fragment}
+        if landing.credential == "code":
+            assert verifier is not None
+            exchanged = self.api.exchange_code(params["code"], verifier)
+            if exchanged.status != 200:
+                return _failure(outcome, _unexpected(exchanged, "the PKCE code exchange"))
+            token = exchanged.json_object().get("access_token")
+        else:
+            if params.get("type") != "recovery":
+                return _failure(outcome, "the recovery link's session does not say type=recovery")
+            token = params.get("access_token")
+        if not isinstance(token, str):
+            return _failure(outcome, "the recovery link gives no access token")
+        chosen = new_password(self.config.auth.password_length)
+        self.api.redactor.add(chosen)
+        updated = self.api.update_password(token, chosen)
+        if updated.status != 200:
+            return _failure(outcome, _unexpected(updated, "setting the new password"))
+        try:
+            self.official.sign_in(user.email, chosen)
+        except (ApiRefused, TransportFailure, BadResponse) as exc:
+            return _failure(outcome, f"sign-in with the new password failed: {exc}")
+        user.password = chosen
+        outcome.ok = True
+        outcome.message = (
+            f"reset the password of {user.email} through the emailed link ({landing.describe()}) "
+            "and signed in with the new one"
+        )
         return outcome
 
     # -- users for the RPC and security checks ----------------------------------------------

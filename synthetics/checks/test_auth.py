@@ -39,3 +39,8 @@ def test_settings(synthetics: Runtime, journey: Journey, check: CheckRecord) -> 
 @pytest.mark.check("auth.signup")
 def test_signup(journey: Journey, check: CheckRecord) -> None:
     check.report(journey.signup())
+
+
+@pytest.mark.check("auth.recovery")
+def test_recovery(journey: Journey, check: CheckRecord) -> None:
+    check.report(journey.recovery())
