@@ -40,9 +40,10 @@ blocked or skipped, when its reason says the monitor could not decide (`inconclu
 caused it) — except a security check, whose proof of access stands however the run ended. The
 runbook rates of the history (synthetics/rules/metrics.py) count the same way.
 
-Only runs whose trigger is in `[prometheus] triggers` (default: `schedule`) are exported by the
-run-finishing stages, as the history's rules count only scheduled runs: a release, manual or CI
-run never pages anyone. No message, evidence or URL of a run is exported, only numbers and the
+The textfile and Pushgateway stages export only runs whose trigger is in `[prometheus] triggers`
+(default: `schedule`), as the history's rules count only scheduled runs: a release, manual or CI
+run never pages anyone. The `/metrics` stage takes every run it is handed (watch mode decides
+what it runs). No message, evidence or URL of a run is exported, only numbers and the
 labels above, and label values pass through the run's redactor.
 """
 
@@ -88,7 +89,11 @@ __all__ = [
     "PushgatewayOutput",
     "RateSource",
     "RegistryOutput",
+    "RulesConfig",
+    "Snapshot",
     "TextfileOutput",
+    "check_rates",
+    "duration_seconds",
     "families",
     "outputs",
     "render",

@@ -611,3 +611,40 @@ def test_bad_usage_exits_3_naming_the_key(args: tuple[str, ...], message: str) -
     assert done.returncode == 3, done.stdout + done.stderr
     assert message in done.stderr
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize("scrape_s", [15, 60, 120])
+def test_shares_count_runs_whatever_the_scrape_interval(scrape_s: int, tmp_path: Path) -> None:
+    # 24 runs in the window ending at 125 min, 6 of them with a failed sign-in and 2 of them
+    # with 3 of the 20 RPCs failing: exact shares of runs and of calls.
+    def make(m: int) -> RunResult:
+        failed = {"auth.signin"} if m in _mid(6) else set()
+        if m in {90, 95}:
+            failed |= {f"rpc.{f}" for f in RPCS[:3]}
+        return run(m, failed=failed)
+
+    def sample(name: str, value: float) -> dict[str, object]:
+        # rounded: Prometheus 2.42 sums without compensation (0.25 comes out 1 ulp short)
+        return {
+            "expr": f"round({name}, 0.000001)",
+            "eval_time": "125m",
+            "exp_samples": [{"labels": '{location="eu",target="staging"}', "value": value}],
+        }
+
+    run_tests(
+        tmp_path,
+        rules_yaml(),
+        every(5, 180, make),
+        minutes=130,
+        scrape_s=scrape_s,
+        expr_tests=[
+            sample("target_location:synthetics_auth_failure:ratio2h", 0.25),
+            sample("target_location:synthetics_registration:ratio2h", 1.0),
+            sample("target_location:synthetics_rpc_error:ratio2h", 0.0125),  # 6 of 480 calls
+            {
+                "expr": "count_over_time(target_location:synthetics_auth_failure:run[2h])",
+                "eval_time": "125m",
+                "exp_samples": [{"labels": '{location="eu",target="staging"}', "value": 24}],
+            },
+        ],
+    )

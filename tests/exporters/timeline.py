@@ -44,8 +44,10 @@ def scraped(run: RunResult) -> dict[str, float]:
     return found
 
 
-def input_series(runs: Iterable[RunResult], minutes: int) -> list[dict[str, str]]:
-    """promtool input series: one sample a minute from 0 to `minutes`."""
+def input_series(
+    runs: Iterable[RunResult], minutes: int, scrape_s: int = 60
+) -> list[dict[str, str]]:
+    """promtool input series: a scrape every `scrape_s` seconds from 0 to `minutes`."""
     # Each (target, location) is its own scrape target: a Pushgateway group or a textfile.
     by_source: dict[tuple[str, str], list[tuple[float, dict[str, float]]]] = {}
     for run in runs:
@@ -53,10 +55,10 @@ def input_series(runs: Iterable[RunResult], minutes: int) -> list[dict[str, str]
         by_source.setdefault((run.target, run.location), []).append((finished, scraped(run)))
     keys = sorted({key for done in by_source.values() for _, exposed in done for key in exposed})
     values: dict[str, list[str]] = {key: [] for key in keys}
-    for minute in range(minutes + 1):
+    for step in range(minutes * 60 // scrape_s + 1):
         exposed = {}
         for done in by_source.values():
-            latest = [e for at, e in sorted(done, key=lambda d: d[0]) if at <= minute * 60]
+            latest = [e for at, e in sorted(done, key=lambda d: d[0]) if at <= step * scrape_s]
             exposed.update(latest[-1] if latest else {})
         for key in keys:
             history = values[key]
@@ -99,6 +101,7 @@ def run_tests(
     minutes: int,
     expr_tests: Sequence[dict[str, Any]] = (),
     alert_tests: Sequence[dict[str, Any]] = (),
+    scrape_s: int = 60,
 ) -> str:
     """`promtool test rules` on these runs; its output (AssertionError with it on failure)."""
     (tmp_path / "rules.yml").write_text(rules_yaml)
@@ -113,8 +116,8 @@ def run_tests(
         ],
         "tests": [
             {
-                "interval": "1m",
-                "input_series": input_series(runs, minutes),
+                "interval": f"{scrape_s}s",
+                "input_series": input_series(runs, minutes, scrape_s),
                 "promql_expr_test": list(expr_tests),
                 "alert_rule_test": list(alert_tests),
             }
