@@ -56,6 +56,7 @@ import threading
 import urllib.error
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -95,7 +96,9 @@ __all__ = [
     "check_rates",
     "duration_seconds",
     "families",
+    "history_rates",
     "outputs",
+    "prometheus_duration",
     "render",
     "success",
 ]
@@ -174,24 +177,39 @@ class _Strict(BaseModel):
 
 
 class RulesConfig(_Strict):
-    """`[prometheus.rules]`: how `synthetics rules --prometheus` looks at the runs.
+    """`[prometheus.rules]`: what `synthetics rules --prometheus` adds to `[history]` (whose
+    `window` and `min_runs` the rules share with the history's own rules).
 
-    `window` is the rate rules' window (like `[history] window`), `min_runs` the runs a rate needs
-    in it before it alerts (fewer: no alert, never "ok"), `stale_after` how long without a
-    finished run before the monitor itself is reported as not running.
+    `stale_after` is how long without a finished run before the monitor itself is reported as not
+    running; `interval` how often Prometheus evaluates the rule groups.
     """
 
-    window: str = "2h"
-    min_runs: Annotated[int, Field(strict=True, ge=1, le=1000)] = 3
     stale_after: str = "90m"
-    #: How often Prometheus evaluates the rule groups.
     interval: str = "1m"
 
-    @field_validator("window", "stale_after", "interval")
+    @field_validator("stale_after", "interval")
     @classmethod
     def _duration(cls, value: str) -> str:
         duration_seconds(value)
         return value
+
+
+def prometheus_duration(span: timedelta) -> str:
+    """A span as Prometheus writes durations: `2h`, `90m`, `1h30m15s`, `1500ms`."""
+    millis = round(span.total_seconds() * 1000)
+    if millis <= 0:
+        raise ValueError(f"{span} must be longer than zero")
+    if millis % 1000:
+        return f"{millis}ms"
+    seconds, text = millis // 1000, ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            text += f"{count}{unit}"
+    # 90 minutes read better than 1h30m, as the runbook and `[history]` say them
+    if text.endswith("m") and "d" not in text and "h" in text and "s" not in text:
+        text = f"{millis // 60_000}m"
+    return text
 
 
 class PrometheusConfig(_Strict):
@@ -513,6 +531,28 @@ class Exporter:
 RateSource = Callable[[RunResult, Finish], Mapping[str, float] | None]
 
 
+def history_rates(run: RunResult, finish: Finish) -> dict[str, float]:
+    """The rates of the history stage's judgement (`Finish.judgement`) over `[history] window`,
+    for the metrics with at least `min_runs` runs in it (fewer: no rate, as the rules say
+    "insufficient data"); nothing when the run was not judged (no history, `--no-history`)."""
+    judgement = finish.judgement
+    settings = finish.settings
+    if judgement is None or settings is None:
+        return {}
+    from synthetics.rules.metrics import METRICS
+
+    policy = settings.config.history.policy()
+    start = judgement.now - policy.window
+    found = {}
+    for name in RATES:
+        totals = judgement.series.totals(name, start, judgement.now)
+        kind = METRICS[name].kind
+        rate = totals.success_rate if kind == "success" else totals.failure_rate
+        if rate is not None and totals.runs >= policy.min_runs:
+            found[name] = float(rate)
+    return found
+
+
 def _rates(source: RateSource | None, run: RunResult, finish: Finish) -> dict[str, float]:
     return check_rates(source(run, finish) or {}) if source is not None else {}
 
@@ -654,10 +694,14 @@ def config_of(finish: Finish) -> PrometheusConfig:
 
 
 def outputs(
-    finish: Finish, *, exporter: Exporter | None = None, rates: RateSource | None = None
+    finish: Finish,
+    *,
+    exporter: Exporter | None = None,
+    rates: RateSource | None = history_rates,
 ) -> list[Output]:
     """The stages `[prometheus]` enables: the textfile, the push, and (given one) the `/metrics`
-    registry, which takes every run it is handed (watch mode decides what it runs)."""
+    registry, which takes every run it is handed (watch mode decides what it runs). Put them
+    after the history stage: by default the rates are its judgement's (`history_rates`)."""
     config = config_of(finish)
     stages: list[Output] = []
     if config.textfile:

@@ -34,12 +34,13 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
 import yaml
 
 from synthetics.catalog import FIRST_STEPS, MONITOR, PLAN_A, PLAN_B, PLAN_C, SECURITY
-from synthetics.exporters.prometheus import RulesConfig, duration_seconds
+from synthetics.exporters.prometheus import RulesConfig, duration_seconds, prometheus_duration
 from synthetics.status import Status
 
 #: The `runbook` label of each runbook section (short, stable, for routing).
@@ -388,21 +389,28 @@ def _monitor_rules(stale_after: str) -> list[dict[str, Any]]:
     ]
 
 
-def rule_groups(thresholds: Mapping[str, float], rules: RulesConfig) -> dict[str, Any]:
-    """The whole rules file (`groups:`) for these thresholds and windows."""
-    window, min_runs, interval = rules.window, rules.min_runs, rules.interval
+def rule_groups(
+    thresholds: Mapping[str, float],
+    rules: RulesConfig,
+    window: timedelta = timedelta(hours=2),
+    min_runs: int = 3,
+) -> dict[str, Any]:
+    """The whole rules file (`groups:`) for these thresholds, the rate window (`[history]
+    window`) and the runs a rate needs in it (`[history] min_runs`)."""
+    interval = rules.interval
+    span = prometheus_duration(window)
     sla_s = float(thresholds.get("email_sla_s", 30))
     runbook: list[dict[str, Any]] = []
-    for alert in rate_alerts(thresholds, window):
-        runbook += _rate_rules(alert, window, min_runs)
-    runbook.append(_no_registration(window, min_runs))
+    for alert in rate_alerts(thresholds, span):
+        runbook += _rate_rules(alert, span, min_runs)
+    runbook.append(_no_registration(span, min_runs))
     return {
         "groups": [
             {"name": "synthetics-records", "interval": interval,
-             "rules": _records(window, sla_s, interval)},
+             "rules": _records(span, sla_s, interval)},
             {"name": "synthetics-runbook", "interval": interval, "rules": runbook},
             {"name": "synthetics-rollback", "interval": interval,
-             "rules": _rollback_rules(window, min_runs)},
+             "rules": _rollback_rules(span, min_runs)},
             {"name": "synthetics-monitor", "interval": interval,
              "rules": _monitor_rules(rules.stale_after)},
         ]

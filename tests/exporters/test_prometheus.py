@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ from synthetics.exporters.prometheus import (
     PushgatewayOutput,
     RegistryOutput,
     TextfileOutput,
+    duration_seconds,
     outputs,
+    prometheus_duration,
     render,
 )
-from synthetics.finish import Finish, ResultsJson, finish
+from synthetics.finish import Finish, History, ResultsJson, finish
 from synthetics.results import CheckResult, RunResult
 from synthetics.status import Status
 from tests.exporters.runs import START, a_run
@@ -607,3 +610,58 @@ def test_the_historys_rates_feed_every_stage(tmp_path: Path) -> None:
     assert ctx.notices == [
         "prometheus textfile: rate registration must be a ratio between 0 and 1, got 2.0"
     ]
+
+
+def test_the_rates_come_from_the_history_stage(tmp_path: Path) -> None:
+    settings = config_module.load(
+        sets=[
+            f"history.url=sqlite:///{tmp_path / 'history.sqlite'}",
+            f"prometheus.textfile={tmp_path / 'synthetics.prom'}",
+        ],
+        env={},
+        target="sandbox",
+    )
+    runs = [
+        a_run(0, target="sandbox"),
+        a_run(5, target="sandbox", failed={"auth.signin"}),
+        a_run(
+            10,
+            target="sandbox",
+            email_s=45.0,
+            statuses={"email.delivery": Status.WARNING},
+            reasons={"email.delivery": "late"},
+            failed={f"rpc.fn0{n}_v2" for n in range(4)},
+        ),
+        a_run(15, target="sandbox"),
+    ]
+    for n, run in enumerate(runs, start=1):
+        ctx = Finish(report_dir=tmp_path / "reports", settings=settings)
+        finish(run, ctx, [History(), *outputs(ctx), ResultsJson()])
+        assert ctx.notices == []
+        series = parse((tmp_path / "synthetics.prom").read_text())
+        where = {"target": "sandbox"}
+        ratio = value(series, "synthetics_auth_failure_ratio", **where)
+        if n < 3:  # [history] min_runs = 3: no rate before three runs
+            assert ratio is None
+    assert ratio == 0.25  # one of four runs
+    assert value(series, "synthetics_registration_success_ratio", **where) == 1.0
+    assert value(series, "synthetics_email_delivery_within_sla_ratio", **where) == 0.75
+    assert value(series, "synthetics_email_delivered_ratio", **where) == 1.0
+    assert value(series, "synthetics_rpc_error_ratio", **where) == 4 / 80
+    assert value(series, "synthetics_deeplink_failure_ratio", **where) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("span", "text"),
+    [
+        (timedelta(hours=2), "2h"),
+        (timedelta(minutes=90), "90m"),
+        (timedelta(minutes=30), "30m"),
+        (timedelta(days=1, hours=6), "1d6h"),
+        (timedelta(hours=1, seconds=5), "1h5s"),
+        (timedelta(seconds=1.5), "1500ms"),
+    ],
+)
+def test_spans_in_prometheus_durations(span: timedelta, text: str) -> None:
+    assert prometheus_duration(span) == text
+    assert duration_seconds(text) == span.total_seconds()

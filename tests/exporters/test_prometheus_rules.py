@@ -564,7 +564,8 @@ def test_a_users_config_shows_up_in_the_rules(tmp_path: Path) -> None:
     config = tmp_path / "synthetics.toml"
     config.write_text(
         "[thresholds]\nrpc_info_ms = 300\nrpc_warning_ms = 800\nemail_sla_s = 45\n"
-        '[prometheus.rules]\nwindow = "1h"\nmin_runs = 5\nstale_after = "3h"\ninterval = "30s"\n'
+        '[history]\nwindow = "1h"\nmin_runs = 5\n'
+        '[prometheus.rules]\nstale_after = "3h"\ninterval = "30s"\n'
     )
     out = tmp_path / "out" / "synthetics.rules.yml"
     out.parent.mkdir()
@@ -590,18 +591,18 @@ def test_a_users_config_shows_up_in_the_rules(tmp_path: Path) -> None:
     [
         ((), "one of the arguments --prometheus is required"),
         (
-            ("--prometheus", "--set", "prometheus.rules.window=2 hours"),
-            "prometheus.rules.window (from --set prometheus.rules.window): '2 hours' is not a "
-            "Prometheus duration like 90s, 15m, 2h or 1h30m",
+            ("--prometheus", "--set", "prometheus.rules.stale_after=2 hours"),
+            "prometheus.rules.stale_after (from --set prometheus.rules.stale_after): '2 hours' is "
+            "not a Prometheus duration like 90s, 15m, 2h or 1h30m",
         ),
         (
-            ("--prometheus", "--set", "prometheus.rules.min_runs=0"),
-            "prometheus.rules.min_runs (from --set prometheus.rules.min_runs): Input should be "
-            "greater than or equal to 1",
+            ("--prometheus", "--set", "history.min_runs=0"),
+            "history.min_runs (from --set history.min_runs): Input should be greater than or "
+            "equal to 1",
         ),
         (
-            ("--prometheus", "--set", "prometheus.rules.windows=1h"),
-            "prometheus.rules.windows (from --set prometheus.rules.windows): unknown key",
+            ("--prometheus", "--set", "prometheus.rules.window=1h"),
+            "prometheus.rules.window (from --set prometheus.rules.window): unknown key",
         ),
         (("--prometheus", "--out", "/nonexistent/dir/rules.yml"), "--out: cannot write"),
     ],
