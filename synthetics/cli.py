@@ -23,6 +23,7 @@ from synthetics.catalog import parse_groups
 from synthetics.commands import alert as alert_command
 from synthetics.commands import history as history_command
 from synthetics.commands import report as report_command
+from synthetics.commands import rules as rules_command
 from synthetics.errors import ConfigError, HistoryError, SandboxError
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     history_command.add_parser(commands)
     report_command.add_parser(commands)
     alert_command.add_parser(commands)
+    rules_command.add_parser(commands)
     return parser
 
 
@@ -358,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
-        if args.command in ("history", "report", "alert"):
+        if args.command in ("history", "report", "alert", "rules"):
             return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from synthetics.alerting.config import AlertsConfig
 from synthetics.alerting.heartbeat import HeartbeatConfig
 from synthetics.errors import ConfigError
+from synthetics.exporters.prometheus import PrometheusConfig
 from synthetics.history.config import HistoryConfig
 
 ENV_PREFIX = "SYNTHETICS_"
@@ -274,6 +275,7 @@ class Config(_Strict):
     history: HistoryConfig = HistoryConfig()
     alerts: AlertsConfig = AlertsConfig()
     heartbeat: HeartbeatConfig = HeartbeatConfig()
+    prometheus: PrometheusConfig = PrometheusConfig()
 
     @property
     def run_timeout(self) -> float:

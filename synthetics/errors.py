@@ -9,7 +9,8 @@
     ├── BadResponse        a target answered something its API does not promise (clients.http)
     ├── InboxError         a test inbox provider failed (inbox.base)
     ├── BrowserError       Chromium failed to start or to click (deeplink.browser)
-    └── HistoryError       the history store cannot be opened, migrated, read, written
+    ├── HistoryError       the history store cannot be opened, migrated, read, written
+    └── ExporterError      a Prometheus export failed: textfile, Pushgateway (exporters.prometheus)
 
 Third-party errors (subprocess, psycopg, SQLAlchemy, OSError, Playwright) are translated into
 these at the boundary where they happen, so callers never need to know which library failed.
