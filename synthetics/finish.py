@@ -140,6 +140,9 @@ def default_outputs(finish: Finish) -> list[Output]:
         from synthetics.alerting.delivery import HeartbeatPing
 
         stages.append(HeartbeatPing(finish.settings.config.heartbeat))
+    from synthetics.exporters import prometheus
+
+    stages.extend(prometheus.outputs(finish))
     stages.append(ResultsJson())
     return stages
 
