@@ -242,7 +242,7 @@ class Journey:
         problems: list[str] = []
         try:
             auth = self.api.health()
-            outcome.measurements["latency_ms"] = auth.elapsed_ms
+            outcome.measurements |= auth.measurements()
             outcome.auth_up = auth.status < 500
             if auth.status != 200:
                 problems.append(f"Auth health answered {auth.status}")
@@ -306,7 +306,7 @@ class Journey:
             outcome.evidence |= {"address": user.email, "lost_answer": str(lost)}
             return outcome
         outcome.answered_at = self.monotonic()
-        outcome.measurements["latency_ms"] = call.elapsed_ms
+        outcome.measurements |= call.measurements()
         code = error_code(call)
         if call.status == 429 and code == "over_email_send_rate_limit":
             if lost is not None:
@@ -500,7 +500,7 @@ class Journey:
         email = self._require_email()
         assert email.link is not None
         call = self.api.follow_link(email.link)
-        outcome.measurements["latency_ms"] = call.elapsed_ms
+        outcome.measurements |= call.measurements()
         location = call.response.headers.get("location")
         if call.status not in (301, 302, 303, 307, 308) or not location:
             return _failure(
@@ -756,7 +756,7 @@ class Journey:
             assert email.link is not None
             outcome.via = "HTTP"
             call = self.api.follow_link(email.link)
-            outcome.measurements["latency_ms"] = call.elapsed_ms
+            outcome.measurements |= call.measurements()
             location = call.response.headers.get("location")
             if call.status not in (301, 302, 303, 307, 308) or not location:
                 problem = (
@@ -827,7 +827,7 @@ class Journey:
             return _failure(outcome, f"the email '{found.subject}' has no recovery link")
         self.api.redactor.add(link, *_link_tokens(link))
         followed = self.api.follow_link(link)
-        outcome.measurements["latency_ms"] = followed.elapsed_ms
+        outcome.measurements |= followed.measurements()
         location = followed.response.headers.get("location")
         if followed.status not in (301, 302, 303, 307, 308) or not location:
             return _failure(outcome, _unexpected(followed, "the recovery link"))

@@ -574,7 +574,7 @@ class RpcFlow:
         outcome = Outcome(f"rpc.{name}")
         args = step.args(state) if step else {}
         call = self.journey.api.rpc(name, args, bearer=user.access_token)
-        outcome.measurements["latency_ms"] = call.elapsed_ms
+        outcome.measurements |= call.measurements()
         if not 200 <= call.status < 300:
             code = error_code(call)
             outcome.message = f"{name} answered {call.status} {code or ''}: {error_message(call)}"

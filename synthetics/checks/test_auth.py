@@ -20,7 +20,7 @@ def test_settings(synthetics: Runtime, journey: Journey, check: CheckRecord) -> 
     assert synthetics.api is not None
     journey.require_up("auth")
     call = synthetics.api.settings()
-    check.measure(latency_ms=call.elapsed_ms)
+    check.measure(**call.measurements())
     assert call.status == 200, f"GET /auth/v1/settings answered {call.status} ({error_code(call)})"
     settings = call.json_object()
     external = settings.get("external")

@@ -17,6 +17,7 @@ reused connection has no dns/connect/tls.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -206,13 +207,16 @@ class Transport(httpx.BaseTransport):
         body_limit: int = BODY_LIMIT,
         recorders: list[Recorder] | None = None,
         cutoff: Callable[[], float | None] = lambda: None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.total_timeout = total_timeout
         self.body_limit = body_limit
         self.recorders = recorders if recorders is not None else []
         self.cutoff = cutoff
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=verify
+            if isinstance(verify, ssl.SSLContext)
+            else httpx.create_ssl_context(verify=verify),
             max_connections=20,
             max_keepalive_connections=10,
             keepalive_expiry=5.0,
