@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -88,6 +89,8 @@ def run_report(args: argparse.Namespace) -> int:
                 )
             triggers = tuple(args.triggers)
     policy = history.policy()
+    from synthetics.alerting.state import SqlStateStore
+
     store = store_for(settings, args.config)
     try:
         runs = store.runs(
@@ -96,6 +99,7 @@ def run_report(args: argparse.Namespace) -> int:
             until=now + timedelta(milliseconds=1),
             triggers=triggers,
         )
+        muted = SqlStateStore(store.engine, create=False).muted_runs(target=settings.target_name)
     finally:
         store.close()
     real = None
@@ -114,10 +118,13 @@ def run_report(args: argparse.Namespace) -> int:
         rehearsals=args.rehearsals,
         thresholds=settings.config.thresholds.model_dump(),
         real=real,
+        muted=muted,
     )
     page, doc = report.write(args.out)
     verdict = report.data["verdict"]
     rollback = report.data["rollback"]
+    if report.data["monitor"]["overdue"]:
+        print(f"synthetics: warning: {report.data['monitor']['message']}", file=sys.stderr)
     print(
         f"report: {page} and {doc.name}; {len(report.data['rules']['firing'])} rule(s) firing; "
         f"24 h: {verdict['day']['verdict']}, 7 days: {verdict['week']['verdict']}; "

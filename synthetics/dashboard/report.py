@@ -37,6 +37,7 @@ from typing import Any
 
 import jinja2
 
+from synthetics.alerting.heartbeat import overdue
 from synthetics.catalog import order_key
 from synthetics.dashboard.charts import Line, trend_svg
 from synthetics.results import RunResult
@@ -285,6 +286,7 @@ def build(
     rehearsals: bool = False,
     thresholds: Mapping[str, float] | None = None,
     real: RealUsers | None = None,
+    muted: Sequence[str] = (),
 ) -> Report:
     """The report over `runs` (judged at `now`; charts and strip from `since`), with the app's
     own figures (`real`) when the target's database was read."""
@@ -306,6 +308,15 @@ def build(
         triggers=triggers,
         rehearsals=rehearsals,
     )
+    gap = overdue([r.started_at for r in chosen], now, policy.expected_interval)
+    data["monitor"] = {
+        "overdue": gap is not None,
+        "message": gap.message(policy.expected_interval) if gap else "",
+        "last_run": max((r.started_at for r in chosen), default=None),
+    }
+    if data["monitor"]["last_run"] is not None:
+        data["monitor"]["last_run"] = data["monitor"]["last_run"].isoformat()
+    data["muted_runs"] = list(muted)
     in_period = [r for r in chosen if r.started_at > since]
     count = min(BUCKETS, max(2, len(in_period)))
     moments = _buckets(since, now, count)

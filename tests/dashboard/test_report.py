@@ -51,3 +51,18 @@ def test_report_json_lists_firing_rules_with_since_and_the_rollback(tmp_path: Pa
     # Registration below 50 % from minute 17 (8 of 15 lost), held 15 min by minute 32.
     assert data["rollback"]["since"] == at(17).isoformat()
     assert data["series"] == {"triggers": ["schedule"], "rehearsals": False, "runs": 40}
+
+
+def test_a_monitor_that_stopped_running_is_raised_and_muted_runs_are_listed(
+    tmp_path: Path,
+) -> None:
+    runs = [run(n) for n in range(10)]  # every 5 minutes (see tests/rules/runs.py), then silence
+    quiet = build(runs, now=at(11), since=at(0), policy=POLICY, target="staging").data
+    assert quiet["monitor"]["overdue"] is False
+    late = build(
+        runs, now=at(40), since=at(0), policy=POLICY, target="staging", muted=["r-muted"]
+    )
+    assert late.data["monitor"]["overdue"] is True
+    assert "no run recorded for" in late.data["monitor"]["message"]
+    assert late.data["muted_runs"] == ["r-muted"]
+    assert "The monitor stopped" in late.html and "r-muted" in late.html
