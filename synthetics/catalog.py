@@ -114,7 +114,6 @@ _ROWS = (
         _W,
         PLAN_A,
         "a second click gives no session",
-        browser=True,
     ),
     _spec("deeplink.app_links", "deeplink", _C, PLAN_A, "app-link association files"),
     _spec(

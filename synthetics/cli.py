@@ -24,6 +24,7 @@ from synthetics.commands import alert as alert_command
 from synthetics.commands import history as history_command
 from synthetics.commands import report as report_command
 from synthetics.commands import rules as rules_command
+from synthetics.commands import watch as watch_command
 from synthetics.errors import ConfigError, HistoryError, SandboxError
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     history_command.add_parser(commands)
     report_command.add_parser(commands)
     alert_command.add_parser(commands)
+    watch_command.add_parser(commands)
     rules_command.add_parser(commands)
     return parser
 
@@ -360,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
-        if args.command in ("history", "report", "alert", "rules"):
+        if args.command in ("history", "report", "alert", "rules", "watch"):
             return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)

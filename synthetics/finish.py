@@ -35,6 +35,8 @@ class Finish:
     judgement: Any = None
     #: The history store while the stages run (the alert state lives in it); None without one.
     store: Any = None
+    #: A long-lived Prometheus registry to feed (`synthetics watch` serves it as /metrics).
+    exporter: Any = None
 
 
 class Output(Protocol):
@@ -142,7 +144,7 @@ def default_outputs(finish: Finish) -> list[Output]:
         stages.append(HeartbeatPing(finish.settings.config.heartbeat))
     from synthetics.exporters import prometheus
 
-    stages.extend(prometheus.outputs(finish))
+    stages.extend(prometheus.outputs(finish, exporter=finish.exporter))
     stages.append(ResultsJson())
     return stages
 

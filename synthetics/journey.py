@@ -5,16 +5,18 @@ prerequisite failed raises `Blocked` naming the root cause, so only checks that 
 broken step are blocked. RPC and security checks ask for `signed_in()`: the journey's own user when
 the chain worked, else a pre-confirmed user created through the admin API — they never go blind.
 
-The browser steps use a second throwaway user. A confirmation link works once, and
-deeplink.redirect spends the journey's link over HTTP (its contract: the 303 and its Location, as
-the server sends them), so the browser clicks a link of its own: a real second sign-up and email,
-as a person meets it (an admin-generated link would skip the email whose markup is under test).
-The two checks stay independent: a browser problem never blinds deeplink.redirect or the session
-checks, and a second click on a spent link is something both users can offer deeplink.single_use.
+One sign-up, one email per run. A confirmation link works once: with a browser, Chromium clicks
+it first (as a person does, in the email's own markup), and deeplink.redirect judges the 303 and
+the Location that click got from the server; without one, deeplink.redirect follows the link over
+HTTP. Either way the session comes from that one credential, and deeplink.single_use clicks the
+spent link again over HTTP. A browser that could not click (no browser, a click that never
+reached the server) leaves the link unspent, and the HTTP path takes over: a browser problem never
+blinds deeplink.redirect or the session checks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,6 +107,7 @@ class Redirect(Outcome):
     """Following the emailed link."""
 
     landing: Landing | None = None
+    via: str = "HTTP"  # or "browser": the browser's click spent the link
 
 
 @dataclass
@@ -496,24 +499,42 @@ class Journey:
         return email
 
     def _redirect(self) -> Redirect:
+        """The one confirmation link is spent once: by the browser's click when the run has a
+        browser (its first hop is the 303 the server sent, captured), else over HTTP."""
         outcome = Redirect("deeplink.redirect")
         email = self._require_email()
         assert email.link is not None
-        call = self.api.follow_link(email.link)
-        outcome.measurements |= call.measurements()
-        location = call.response.headers.get("location")
-        if call.status not in (301, 302, 303, 307, 308) or not location:
-            return _failure(
-                outcome, _unexpected(call, "the confirmation link") + " instead of a redirect"
-            )
+        click = self.click()
+        if click is not None and click.click is not None and click.click.answered:
+            hop = click.click.hops[0]
+            outcome.via = "browser"
+            outcome.measurements["latency_ms"] = click.click.elapsed_ms
+            if hop.status not in (301, 302, 303, 307, 308) or not hop.location:
+                return _failure(
+                    outcome,
+                    f"the confirmation link answered {hop.status} in {_name(click.browser)} "
+                    "instead of a redirect",
+                )
+            status, location = hop.status, hop.location
+        else:
+            call = self.api.follow_link(email.link)
+            outcome.measurements |= call.measurements()
+            location = call.response.headers.get("location")
+            if call.status not in (301, 302, 303, 307, 308) or not location:
+                return _failure(
+                    outcome, _unexpected(call, "the confirmation link") + " instead of a redirect"
+                )
+            status = call.status
         landing = parse_landing(location)
         outcome.landing = landing
+        self.api.redactor.add(*_credentials(landing))
         outcome.evidence["redirect"] = landing.describe()
         problem = judge(landing, self.config.deeplink.redirect, self.config.deeplink.accepts)
         if problem:
             return _failure(outcome, problem)
         outcome.ok = True
-        outcome.message = f"{call.status} to {landing.describe()}"
+        via = " (as the browser's click got it)" if outcome.via == "browser" else ""
+        outcome.message = f"{status} to {landing.describe()}{via}"
         return outcome
 
     def session(self) -> Session:
@@ -586,43 +607,44 @@ class Journey:
                 raise NotApplicable(f"skipped: {exc}") from None
             raise BrowserError(str(exc)) from None
 
-    def browser_signup(self) -> SignUp:
-        """The browser user's sign-up, once the journey's own email shows the pipeline works."""
-        result: SignUp = self._once(
-            "browser_signup",
-            self._browser_signup,
-            lambda m: _failure(SignUp("deeplink.browser"), f"the browser user's sign-up: {m}"),
-        )
+    def click(self) -> BrowserClick | None:
+        """Click the run's emailed link in Chromium, once (None without a browser). One sign-up,
+        one email: deeplink.redirect judges the 303 this click got, deeplink.browser the
+        hand-off, deeplink.single_use clicks the spent link again over HTTP."""
+        result: BrowserClick | None = self._once("click", self._click)
         return result
 
-    def _browser_signup(self) -> SignUp:
-        self._require_email()  # a broken sign-up or email blocks, not fails
-        signup = self._sign_up("browser", SignUp("deeplink.browser"))
-        if not signup.ok:
-            signup.message = f"the browser user's sign-up failed: {signup.message}"
-        return signup
-
-    def browser_email(self) -> Email:
-        """The browser user's confirmation email (a second throwaway user: see the module)."""
-        result: Email = self._once(
-            "browser_email",
-            self._browser_email,
-            lambda m: _failure(Email("deeplink.browser"), f"the browser user's email: {m}"),
-        )
-        return result
-
-    def _browser_email(self) -> Email:
-        signup = self.browser_signup()
-        if not signup.ok:
-            return _failure(Email("deeplink.browser"), signup.message, signup.reason)
-        email = self._await_email(signup, Email("deeplink.browser"))
-        if not email.ok:
-            email.message = f"the browser user's confirmation email: {email.message}"
-        return email
+    def _click(self) -> BrowserClick | None:
+        outcome = BrowserClick("deeplink.browser")
+        try:
+            outcome.browser = self._browser_ready()
+        except NotApplicable:
+            return None
+        except BrowserError as exc:
+            return _failure(outcome, str(exc))
+        email = self._require_email()
+        assert email.email is not None
+        assert self.browser is not None
+        outcome.email = email
+        try:
+            click = self.browser.click(
+                _clickable(email.email, email.link),
+                redirect=self.config.deeplink.redirect,
+                timeout_s=self.config.request_timeout_s,
+            )
+        except BrowserError as exc:
+            return _failure(outcome, str(exc))
+        outcome.click = click
+        problem = self._judge_click(click, outcome)
+        if problem is not None:
+            with contextlib.suppress(BrowserError):
+                outcome.screenshot = self.browser.screenshot()
+            return _failure(outcome, f"in {_name(outcome.browser)}: {problem}")
+        outcome.ok = True
+        return outcome
 
     def browser_click(self) -> BrowserClick:
-        """Click the browser user's emailed link in Chromium; judge the hand-off to the app and
-        prove the credential it carries gives a session."""
+        """deeplink.browser: the click handed the app a credential that gives a session."""
         result: BrowserClick = self._once(
             "browser_click",
             self._browser_click,
@@ -631,37 +653,21 @@ class Journey:
         return result
 
     def _browser_click(self) -> BrowserClick:
-        outcome = BrowserClick("deeplink.browser")
-        try:
-            outcome.browser = self._browser_ready()
-            email = self.browser_email()
-            outcome.email = email
-            if not email.ok:
-                return _failure(outcome, email.message, email.reason)
-            assert email.email is not None
-            assert self.browser is not None
-            click = self.browser.click(
-                _clickable(email.email, email.link),
-                redirect=self.config.deeplink.redirect,
-                timeout_s=self.config.request_timeout_s,
-            )
-            outcome.click = click
-            problem = self._judge_click(click, outcome)
-            if problem is not None:
-                outcome.screenshot = self.browser.screenshot()
-                return _failure(outcome, f"in {_name(outcome.browser)}: {problem}")
-        except BrowserError as exc:
-            return _failure(outcome, str(exc))
-        assert outcome.landing is not None
-        session = self._redeem(outcome.landing, self.browser_signup(), Session("deeplink.browser"))
+        self._browser_ready()  # NotApplicable (skipped) without a browser, as before
+        clicked = self.click()
+        assert clicked is not None
+        if not clicked.ok:
+            return clicked
+        assert clicked.landing is not None
+        assert clicked.click is not None
+        session = self.session()  # the app's session, from the credential the click handed over
         if not session.ok:
-            return _failure(outcome, f"the browser's hand-off gives no session: {session.message}")
-        outcome.ok = True
-        outcome.message = (
-            f"clicked in {_name(outcome.browser)}: handed {outcome.landing.describe()} to the app "
-            f"in {click.elapsed_ms:.0f} ms; {session.message}"
+            return _failure(clicked, f"the browser's hand-off gives no session: {session.message}")
+        clicked.message = (
+            f"clicked in {_name(clicked.browser)}: handed {clicked.landing.describe()} to the app "
+            f"in {clicked.click.elapsed_ms:.0f} ms; {session.message}"
         )
-        return outcome
+        return clicked
 
     def _judge_click(self, click: Click, outcome: BrowserClick) -> str | None:
         """Why the click fails the user (None when it hands the app a usable credential)."""
@@ -693,11 +699,8 @@ class Journey:
         return f"{problem} ({click.error})"
 
     def second_click(self) -> SecondClick:
-        """Click a link that was already used: no session, only the otp_expired error redirect.
-
-        In the browser when it clicked its link (a person tapping the email's button again),
-        else over HTTP on the journey's link, which deeplink.redirect spent.
-        """
+        """Click the link again once it was used (by the browser, or by deeplink.redirect over
+        HTTP): no session, only the otp_expired error redirect."""
         result: SecondClick = self._once(
             "second_click",
             self._second_click,
@@ -705,76 +708,37 @@ class Journey:
         )
         return result
 
-    def _spent_browser_link(self) -> BrowserClick | None:
-        if self.browser is None:
-            return None
-        try:
-            first = self.browser_click()
-        except NotApplicable:
-            return None
-        return first if first.click is not None and first.click.answered else None
-
     def _second_click(self) -> SecondClick:
         outcome = SecondClick("deeplink.single_use")
-        first = self._spent_browser_link()
         expected = self.config.deeplink.redirect
-        if first is not None:
-            assert first.email is not None
-            assert first.email.email is not None
-            assert self.browser is not None
-            outcome.via = _name(first.browser)
-            try:
-                click = self.browser.click(
-                    _clickable(first.email.email, first.email.link),
-                    redirect=expected,
-                    timeout_s=self.config.request_timeout_s,
-                )
-            except BrowserError as exc:
-                return _failure(outcome, str(exc))
-            if click.answered:
-                outcome.measurements["latency_ms"] = click.elapsed_ms
-            if not click.answered or click.landing is None:
-                problem: str | None = f"the second click: {click.describe()}"
-            elif click.hops[0].location is None:
-                problem = (
-                    f"a second click on the used link answers {click.hops[0].status} instead of "
-                    "the error redirect: the user is stranded on an error page"
-                )
-            else:
-                outcome.landing = parse_landing(click.landing)
-                problem = judge_second_click(outcome.landing, expected)
-            if problem is not None:
-                outcome.screenshot = self.browser.screenshot()
+        redirect = self.redirect()
+        if redirect.landing is None:
+            root = redirect.blocked_by or "deeplink.redirect"
+            raise Blocked(root, f"blocked: the first click got no redirect ({redirect.message})")
+        email = self.email()
+        assert email.link is not None
+        outcome.via = "HTTP"
+        call = self.api.follow_link(email.link)
+        outcome.measurements |= call.measurements()
+        location = call.response.headers.get("location")
+        if call.status not in (301, 302, 303, 307, 308) or not location:
+            problem: str | None = (
+                f"a second click on the used link: {_unexpected(call, 'the link')} instead "
+                "of the error redirect: the user is stranded on an error page"
+            )
         else:
-            redirect = self.redirect()
-            if redirect.landing is None:
-                root = redirect.blocked_by or "deeplink.redirect"
-                raise Blocked(
-                    root, f"blocked: the first click got no redirect ({redirect.message})"
-                )
-            email = self.email()
-            assert email.link is not None
-            outcome.via = "HTTP"
-            call = self.api.follow_link(email.link)
-            outcome.measurements |= call.measurements()
-            location = call.response.headers.get("location")
-            if call.status not in (301, 302, 303, 307, 308) or not location:
-                problem = (
-                    f"a second click on the used link: {_unexpected(call, 'the link')} instead "
-                    "of the error redirect: the user is stranded on an error page"
-                )
-            else:
-                outcome.landing = parse_landing(location)
-                problem = judge_second_click(outcome.landing, expected)
+            outcome.landing = parse_landing(location)
+            problem = judge_second_click(outcome.landing, expected)
         if outcome.landing is not None:
             self.api.redactor.add(*_credentials(outcome.landing))
             outcome.evidence["second_click"] = outcome.landing.base
         if problem is not None:
             return _failure(outcome, problem)
         assert outcome.landing is not None
+        first = "the browser" if redirect.via == "browser" else "HTTP"
         outcome.ok = True
         outcome.message = (
-            f"a second click ({outcome.via}) lands on {outcome.landing.base} with "
+            f"a second click on the link {first} used lands on {outcome.landing.base} with "
             f"{outcome.landing.error}, and no session"
         )
         if not same_target(outcome.landing, expected):

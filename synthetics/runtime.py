@@ -284,6 +284,8 @@ class RunControl:
         self._lock = threading.Lock()
         self._pending = False
         self._timer: threading.Timer | None = None
+        #: A Prometheus exporter the run feeds (watch mode's /metrics), if any.
+        self.exporter: Any = None
 
     def stop(self, signal_name: str) -> bool:
         """Record a stop; True when the checks must be interrupted now (the first stop, or the
@@ -360,6 +362,9 @@ class Runtime:
     control: RunControl | None = None
     _recorders: list[Recorder] = field(default_factory=list)
     _inbox_client: httpx.Client | None = None
+    #: What this runtime started itself (and so stops): a browser or sandbox handed in by
+    #: `synthetics run` or `synthetics watch` belongs to them (watch keeps both warm).
+    _owned: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.run_id:
@@ -406,9 +411,12 @@ class Runtime:
         inbox_config = self.plan.inbox
         if self.browser is None and self.want_browser:
             self.browser = browser_for(self.plan)  # up while the sandbox starts and we sign up
+            self._owned.append("browser")
         if target.sandbox:
-            launcher = self.launcher or SandboxLauncher(self.plan).begin()
-            self.launcher = launcher
+            if self.launcher is None:
+                self.launcher = SandboxLauncher(self.plan).begin()
+                self._owned.append("launcher")
+            launcher = self.launcher
             info = launcher.wait()
             self.sandbox = launcher.sandbox
             self.sandbox_start_s = launcher.elapsed_s
@@ -543,16 +551,16 @@ class Runtime:
             elif self.cleanup_report is None and not self.users.users:
                 self.cleanup_report = CleanupReport(verified=True)  # stopped before it began
         finally:
-            if self.browser is not None:
+            if self.browser is not None and "browser" in self._owned:
                 self.browser.close()
             if self.inbox is not None:
                 self.inbox.close()
             for client in (self._inbox_client, self.http_client):
                 if client is not None:
                     client.close()
-            if self.launcher is not None:
+            if self.launcher is not None and "launcher" in self._owned:
                 self.launcher.stop()
-                self.sandbox = None
+            self.sandbox = None
 
 
 def _result_order(result: CheckResult, rpc_order: Mapping[str, int]) -> tuple[int, int]:

@@ -354,6 +354,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         redactor=runtime.redactor,
         settings=runtime.settings,
         history=runtime.plan.history,
+        exporter=runtime.control.exporter if runtime.control is not None else None,
     )
     finish(run, context)
     config.stash[RUN] = run

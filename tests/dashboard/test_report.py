@@ -59,9 +59,7 @@ def test_a_monitor_that_stopped_running_is_raised_and_muted_runs_are_listed(
     runs = [run(n) for n in range(10)]  # every 5 minutes (see tests/rules/runs.py), then silence
     quiet = build(runs, now=at(11), since=at(0), policy=POLICY, target="staging").data
     assert quiet["monitor"]["overdue"] is False
-    late = build(
-        runs, now=at(40), since=at(0), policy=POLICY, target="staging", muted=["r-muted"]
-    )
+    late = build(runs, now=at(40), since=at(0), policy=POLICY, target="staging", muted=["r-muted"])
     assert late.data["monitor"]["overdue"] is True
     assert "no run recorded for" in late.data["monitor"]["message"]
     assert late.data["muted_runs"] == ["r-muted"]
