@@ -53,6 +53,9 @@ class CheckSpec:
     needs_browser: bool = False
     #: Whether the check's verdict is a security finding (critical only on proof of access).
     security: bool = False
+    #: Whether it needs no confirmed user, so it runs while the confirmation email is awaited
+    #: (outputs keep the catalogue's order whatever the execution order).
+    early: bool = False
 
 
 def _spec(
@@ -64,6 +67,7 @@ def _spec(
     *,
     latency: tuple[str, ...] = (),
     browser: bool = False,
+    early: bool = False,
 ) -> CheckSpec:
     return CheckSpec(
         check_id,
@@ -75,6 +79,7 @@ def _spec(
         latency,
         browser,
         security=group == "security",
+        early=early,
     )
 
 
@@ -115,7 +120,7 @@ _ROWS = (
         PLAN_A,
         "a second click gives no session",
     ),
-    _spec("deeplink.app_links", "deeplink", _C, PLAN_A, "app-link association files"),
+    _spec("deeplink.app_links", "deeplink", _C, PLAN_A, "app-link association files", early=True),
     _spec(
         "auth.session",
         "auth",
@@ -141,9 +146,11 @@ _ROWS = (
         "a v2 RPC answers correctly",
         latency=("rpc_warning_ms", "rpc_info_ms"),
     ),
-    _spec("security.anon_rpc", "security", _C, SECURITY, "functions refuse the anon key"),
+    _spec(
+        "security.anon_rpc", "security", _C, SECURITY, "functions refuse the anon key", early=True
+    ),
     _spec("security.direct_table", "security", _C, SECURITY, "exposed tables stay closed"),
-    _spec("security.advisor", "security", _C, SECURITY, "no catalog findings (db_url)"),
+    _spec("security.advisor", "security", _C, SECURITY, "no catalog findings (db_url)", early=True),
     _spec("security.cross_user", "security", _C, SECURITY, "users cannot touch others' data"),
     _spec("security.error_leak", "security", _W, SECURITY, "errors expose no internals"),
     _spec("cleanup", "cleanup", _W, HOUSEKEEPING, "throwaway users and their rows are deleted"),
@@ -172,6 +179,15 @@ def base_id(check_id: str) -> str:
 def order_key(check_id: str, rpc_order: int = 0) -> tuple[int, int]:
     """Where a check runs and is shown: catalogue order, RPCs in their configured order."""
     return (spec_for(check_id).order, rpc_order)
+
+
+def execution_key(check_id: str, rpc_order: int = 0) -> tuple[int, int, int]:
+    """When a check runs: the catalogue's order, except that the checks needing no confirmed
+    user run right after the sign-up, while its confirmation email is on its way."""
+    spec = spec_for(check_id)
+    if spec.early:
+        return (CATALOG["auth.signup"].order, 1, spec.order)
+    return (spec.order, 0, rpc_order)
 
 
 def browser_checks() -> frozenset[str]:

@@ -17,6 +17,7 @@ blinds deeplink.redirect or the session checks.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,26 +198,33 @@ class Journey:
         self.monotonic = monotonic
         self._pause = pause  # between inbox retries, bounded by the email deadline
         self._cache: dict[str, Any] = {}
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
 
     def _once(
         self, name: str, step: Callable[[], _T], failed: Callable[[str], _T] | None = None
     ) -> _T:
-        """Run `step` once; later calls get the same result, or the same exception.
+        """Run `step` once; later calls get the same result, or the same exception. A caller on
+        another thread (the email prefetch) and the check that needs the step wait for one run.
 
         A target that cannot be reached or answers nonsense becomes `failed(message)` (the step's
-        own failed outcome) or, for steps without one, a Blocked naming auth.signin.
+        own failed outcome) or, for steps without one, a Blocked naming auth.health (the target
+        stopped answering after its health check passed).
         """
-        if name not in self._cache:
-            try:
-                self._cache[name] = step()
-            except (TransportFailure, BadResponse, InboxError) as exc:
-                if failed is not None:
-                    self._cache[name] = failed(str(exc))
-                else:
-                    self._cache[name] = Blocked("auth.signin", f"blocked: {exc}")
-            except (Blocked, NotApplicable) as exc:
-                self._cache[name] = exc
-        value = self._cache[name]
+        with self._locks_lock:
+            lock = self._locks.setdefault(name, threading.RLock())
+        with lock:
+            if name not in self._cache:
+                try:
+                    self._cache[name] = step()
+                except (TransportFailure, BadResponse, InboxError) as exc:
+                    if failed is not None:
+                        self._cache[name] = failed(str(exc))
+                    else:
+                        self._cache[name] = Blocked("auth.health", f"blocked: {exc}")
+                except (Blocked, NotApplicable) as exc:
+                    self._cache[name] = exc
+            value = self._cache[name]
         if isinstance(value, Exception):
             raise value
         return value  # type: ignore[no-any-return]
@@ -289,7 +297,18 @@ class Journey:
 
     def _signup(self) -> SignUp:
         self.require_up("auth")
-        return self._sign_up("primary", SignUp("auth.signup"))
+        signup = self._sign_up("primary", SignUp("auth.signup"))
+        if signup.ok and signup.session is None:
+            # The email is awaited in the background while the checks that need no confirmed
+            # user (the anon probes, the advisor) run: the email.delivery check then finds it.
+            threading.Thread(
+                target=self._prefetch_email, name="synthetics-email", daemon=True
+            ).start()
+        return signup
+
+    def _prefetch_email(self) -> None:
+        with contextlib.suppress(Exception):  # the email.delivery check reports what happened
+            self.email()
 
     def _sign_up(self, role: str, outcome: SignUp) -> SignUp:
         user = self._user(role)
@@ -735,11 +754,11 @@ class Journey:
         if problem is not None:
             return _failure(outcome, problem)
         assert outcome.landing is not None
-        first = "the browser" if redirect.via == "browser" else "HTTP"
+        first = "in the browser" if redirect.via == "browser" else "over HTTP"
         outcome.ok = True
         outcome.message = (
-            f"a second click on the link {first} used lands on {outcome.landing.base} with "
-            f"{outcome.landing.error}, and no session"
+            f"a second click (HTTP) lands on {outcome.landing.base} with "
+            f"{outcome.landing.error}, and no session (the first click was {first})"
         )
         if not same_target(outcome.landing, expected):
             outcome.message += f" (not on {expected}: see deeplink.redirect)"

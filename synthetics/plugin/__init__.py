@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 
 from synthetics import config as config_module
-from synthetics.catalog import CATALOG, GROUPS, browser_checks, order_key, parse_groups, spec_for
+from synthetics.catalog import (
+    CATALOG,
+    GROUPS,
+    browser_checks,
+    execution_key,
+    parse_groups,
+    spec_for,
+)
 from synthetics.deeplink.browser import BrowserThread
 from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.finish import Finish, finish
@@ -154,12 +161,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("rpc_function", functions, ids=functions)
 
 
-def _rank(item: pytest.Item) -> tuple[int, int]:
+def _rank(item: pytest.Item) -> tuple[int, int, int]:
     cid = check_id(item)
     try:
-        return order_key(cid) if cid else (len(CATALOG), 0)
+        return execution_key(cid) if cid else (len(CATALOG), 0, 0)
     except KeyError:
-        return (len(CATALOG), 0)
+        return (len(CATALOG), 0, 0)
 
 
 def pytest_collection_modifyitems(

@@ -69,6 +69,7 @@ def test_a_clean_pkce_run_is_ok_everywhere(tmp_path: Path) -> None:
     # the browser click. Everything else is ok.
     assert found.pop("deeplink.app_links") == "skipped"
     assert found.pop("deeplink.browser") == BROWSER_OK
+    assert found.pop("auth.recovery") == "skipped"  # Mamapace offers no password reset
     assert set(found.values()) == {"ok"}
     ids = set(statuses(results))
     assert {"auth.signup", "email.delivery", "deeplink.redirect", "auth.session"} <= ids
