@@ -18,20 +18,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT))
+
+from synthetics.sandbox.migrations import MAMAPACE_CHECKOUT_ORDER  # noqa: E402
+
 MIRROR = Path("/work/.mirror/kkk9131+mamapace/repo")
-ORDER = [
-    "supabase/sql/0*.sql",
-    "supabase/sql/1[0-7]_*.sql",
-    "supabase/sql/20_add_attachments.sql",
-    "supabase/sql/21_storage_buckets_and_policies.sql",
-    "supabase/notifications.sql",
-    "supabase/push_subscriptions.sql",
-    "supabase/notification_preferences.sql",
-    "supabase/sql/21_fix_notification_fks.sql",
-    "supabase/sql/18_anonymous_v2.sql",
-    "supabase/sql/2025-*.sql",
-    "supabase/migrations/*.sql",
-]
+ORDER = list(MAMAPACE_CHECKOUT_ORDER)
 RUNBOOK = (
     "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM anon;\n"
     "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM anon;\n"

@@ -547,3 +547,23 @@ def _apply_file(
             except psycopg.Error as exc:
                 report.failures.append(_failure(item, statement, exc, fix))
     return ran
+
+
+#: Mamapace keeps most of its SQL outside `supabase/migrations/`: this is the order its files were
+#: added to the repository (git log), the order the team ran them in the SQL editor, relative to
+#: a checkout's root. `sql/subscriptions_schema.sql` repeats the first CLI migration and
+#: `sql/setup_auto_post_cron.sql` is a template with placeholders (an outside HTTP call every hour,
+#: needing pg_net): both are left out. The README's "The app's own SQL" shows the same list.
+MAMAPACE_CHECKOUT_ORDER = (
+    "supabase/sql/0*.sql",
+    "supabase/sql/1[0-7]_*.sql",
+    "supabase/sql/20_add_attachments.sql",
+    "supabase/sql/21_storage_buckets_and_policies.sql",
+    "supabase/notifications.sql",
+    "supabase/push_subscriptions.sql",
+    "supabase/notification_preferences.sql",
+    "supabase/sql/21_fix_notification_fks.sql",
+    "supabase/sql/18_anonymous_v2.sql",
+    "supabase/sql/2025-*.sql",
+    "supabase/migrations/*.sql",
+)

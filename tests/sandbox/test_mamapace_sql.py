@@ -17,28 +17,12 @@ import pytest
 
 from synthetics.errors import MigrationError
 from synthetics.sandbox.database import Database
-from synthetics.sandbox.migrations import resolve
+from synthetics.sandbox.migrations import MAMAPACE_CHECKOUT_ORDER, resolve
 from tests.sandbox.test_migrations import MACHINE, needs_machine_postgres
 
 CLI = (sys.executable, "-m", "synthetics.cli")
 MIRROR = Path("/work/.mirror/kkk9131+mamapace/repo")
-#: The order the files were added to the repository (git log), which is the order the team ran
-#: them in the SQL editor. `sql/subscriptions_schema.sql` is a copy of the first CLI migration and
-#: `sql/setup_auto_post_cron.sql` a template with placeholders that schedules an outside HTTP call
-#: every hour: both are left out. (README, "The app's own SQL", shows the same list.)
-MAMAPACE_ORDER = [
-    "supabase/sql/0*.sql",
-    "supabase/sql/1[0-7]_*.sql",
-    "supabase/sql/20_add_attachments.sql",
-    "supabase/sql/21_storage_buckets_and_policies.sql",
-    "supabase/notifications.sql",
-    "supabase/push_subscriptions.sql",
-    "supabase/notification_preferences.sql",
-    "supabase/sql/21_fix_notification_fks.sql",
-    "supabase/sql/18_anonymous_v2.sql",
-    "supabase/sql/2025-*.sql",
-    "supabase/migrations/*.sql",
-]
+MAMAPACE_ORDER = list(MAMAPACE_CHECKOUT_ORDER)
 #: What real PostgreSQL rejects in this SQL, and why (SQLSTATE → the reason it is expected).
 EXPECTED = {
     "42601": "syntax error: CREATE POLICY has no IF NOT EXISTS",
