@@ -89,7 +89,7 @@ def test_the_documentation_has_examples_to_run() -> None:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"{e.where}: {e.command}" for e in EXAMPLES])
 def test_a_documented_example_does_what_it_says(example: Example, tmp_path: Path) -> None:
     args = shlex.split(example.command)[2:]  # after `synthetics run`
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAMAPACE_", "MAILOSAUR_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SUPABASE_", "MAILOSAUR_"))}
     result = subprocess.run(
         [sys.executable, "-m", "synthetics.cli", "run", *args, "--report-dir", str(tmp_path)],
         capture_output=True,
@@ -103,7 +103,7 @@ def test_a_documented_example_does_what_it_says(example: Example, tmp_path: Path
         # Documented for a real project: without its credentials it must stop before sending
         # anything, naming the variable to set.
         assert result.returncode == 3, output
-        assert "MAMAPACE_STAGING_URL is not set" in result.stderr
+        assert "SUPABASE_URL is not set" in result.stderr
         return
     if example.first_line is not None:
         assert result.stderr.splitlines()[0] == example.first_line
