@@ -363,6 +363,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         history=runtime.plan.history,
         exporter=runtime.control.exporter if runtime.control is not None else None,
     )
+    # What the stages print starts on a line of its own, not after pytest's progress dots: GitHub
+    # reads a workflow command (an annotation) only at the start of a line. (pytest ends the
+    # progress line the same way, after this hook.)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.line("")
     finish(run, context)
     config.stash[RUN] = run
     code = exit_code(run.status, interrupted=run.interrupted)
