@@ -542,7 +542,24 @@ def _translate(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> 
     path = tuple(str(p) for p in error["loc"])
     message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
     message = message.removeprefix("Value error, ")
-    return ConfigError(message, key=".".join(path) or "(root)", source=_source(sources, path))
+    return ConfigError(message, key=".".join(path) or "(root)", source=_error_source(sources, path))
+
+
+def _error_source(sources: Mapping[tuple[str, ...], str], path: tuple[str, ...]) -> str:
+    """Where the value an error is about came from. A tagged union's location names its tag
+    (`alerts.channels.x.slack.channel` for `alerts.channels.x.channel`), and a model error's
+    the table (`thresholds`): the key without the tag, else the table's own sources."""
+    found = _source(sources, path)
+    if found != "defaults":
+        return found
+    for n in range(len(path)):
+        if (without := path[:n] + path[n + 1 :]) in sources:
+            return sources[without]
+    for length in range(len(path) - 1, 0, -1):
+        inside = _source(sources, path[:length])
+        if inside != "defaults":
+            return inside
+    return found
 
 
 def secret_values(value: Any) -> list[str]:
