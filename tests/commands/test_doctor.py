@@ -3,14 +3,19 @@ services and a real SQLite history: what it finds, and that it creates and sends
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import ssl
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import pytest
+import trustme
 
 from synthetics.cli import main
 from synthetics.history.schema import SCHEMA_VERSION
@@ -311,3 +316,58 @@ def test_a_config_that_cannot_load_exits_3(
     code, out = doctor(config, "--set", "thresholds.email_sla_s=oops", capsys=capsys)
     assert code == 3
     assert out.startswith("fail") and "thresholds.email_sla_s" in out
+
+
+class _Health(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"version": "tls", "name": "GoTrue"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An https server on loopback with a certificate from a CA nobody trusts: (url, CA file)."""
+    ca = trustme.CA()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    try:
+        yield f"https://localhost:{server.server_address[1]}", ca_file
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_certificate_that_is_not_trusted_is_a_tls_failure(
+    config: Path, tls_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    url, ca_file = tls_server
+    monkeypatch.setenv("LOCAL_URL", url)
+    code, out = doctor(config, capsys=capsys)
+    found = items(out)
+    assert code == 1
+    assert found["target.dns"][0] == "ok"
+    level, text = found["target.tls"]
+    assert level == "fail" and "CERTIFICATE_VERIFY_FAILED" in text
+    # Trusted, the same server's handshake is timed and Auth's health is reached.
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    code, out = doctor(config, capsys=capsys)
+    found = items(out)
+    assert (
+        found["target.tls"][0] == "ok"
+        and "TLS handshake with localhost in" in found["target.tls"][1]
+    )
+    assert found["target.reach"][0] == "ok"
