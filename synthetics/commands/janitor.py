@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from synthetics.clients.http import BadResponse
+from synthetics.clients.supabase import error_message
 from synthetics.commands._common import (
     TargetClients,
     add_config_options,
@@ -121,7 +123,6 @@ class Found:
     others: int = 0  # users that are not throwaways (never touched)
     orphans: list[Orphan] = field(default_factory=list)
     orphan_note: str = ""  # why profiles were not searched, when they were not
-    pages: int = 0
 
 
 def _aware(value: Any) -> datetime | None:
@@ -219,16 +220,11 @@ def find_orphans(
             },
         )
         if call.status != 200:
-            from synthetics.clients.http import BadResponse
-            from synthetics.clients.supabase import error_message
-
             raise BadResponse(
                 f"listing {owner.table} answered {call.status} ({error_message(call)[:200]})"
             )
         rows = call.json()
         if not isinstance(rows, list):
-            from synthetics.clients.http import BadResponse
-
             raise BadResponse(f"listing {owner.table} answered {type(rows).__name__}, not a list")
         for row in rows:
             if not isinstance(row, Mapping):
@@ -309,6 +305,13 @@ def run_janitor(
         + (", dry run: nothing is deleted" if args.dry_run else ""),
         file=stream,
     )
+    longest = settings.config.run_timeout
+    if age.total_seconds() < longest:
+        print(
+            f"janitor: note: --older-than {args.older_than} is shorter than a run may last "
+            f"({longest:.0f} s): the users of a run still going would be deleted too",
+            file=stream,
+        )
     with target_clients(settings) as clients:
         redact = clients.redactor.redact
         found = Found()
