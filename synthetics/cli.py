@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, NoReturn, TextIO
 from synthetics import __version__
 from synthetics.catalog import parse_groups
 from synthetics.commands import alert as alert_command
+from synthetics.commands import doctor as doctor_command
 from synthetics.commands import history as history_command
+from synthetics.commands import janitor as janitor_command
 from synthetics.commands import report as report_command
 from synthetics.commands import rules as rules_command
 from synthetics.commands import watch as watch_command
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     alert_command.add_parser(commands)
     watch_command.add_parser(commands)
     rules_command.add_parser(commands)
+    janitor_command.add_parser(commands)
+    doctor_command.add_parser(commands)
     return parser
 
 
@@ -362,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
-        if args.command in ("history", "report", "alert", "rules", "watch"):
+        if args.command in ("history", "report", "alert", "rules", "watch", "janitor", "doctor"):
             return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)

@@ -194,9 +194,16 @@ class SecurityConfig(_Strict):
 
 class CleanupConfig(_Strict):
     """What a throwaway user leaves besides itself: `table.column` rows that hold its id where
-    nothing cascades from auth.users (Mamapace's `user_profiles` has no foreign key to it)."""
+    nothing cascades from auth.users (Mamapace's `user_profiles` has no foreign key to it).
+
+    `username_column` (`table.column`, empty: off) names the column a profile trigger fills
+    from the sign-up address's local part, lower-cased (Mamapace's `gen_available_username`).
+    With it the janitor also finds the profiles a killed run left behind after their auth user
+    was deleted: its table must be one of `owned_rows`' (whose column is the user's id).
+    """
 
     owned_rows: list[str] = ["user_profiles.id"]
+    username_column: str = "user_profiles.username"
 
     @model_validator(mode="after")
     def _identifiers(self) -> CleanupConfig:
@@ -204,7 +211,28 @@ class CleanupConfig(_Strict):
             table, sep, column = spec.partition(".")
             if not sep or not _IDENTIFIER.match(table) or not _IDENTIFIER.match(column):
                 raise ValueError(f"owned_rows: {spec!r} is not table.column")
+        if self.username_column:
+            table, sep, column = self.username_column.partition(".")
+            if not sep or not _IDENTIFIER.match(table) or not _IDENTIFIER.match(column):
+                raise ValueError(f"username_column: {self.username_column!r} is not table.column")
+            explicit = "username_column" in self.model_fields_set
+            if explicit and self.username_owner is None:
+                raise ValueError(
+                    f"username_column: table {table!r} is not one of owned_rows' tables (the "
+                    "janitor needs its id column)"
+                )
         return self
+
+    @property
+    def username_owner(self) -> str | None:
+        """The `owned_rows` entry of `username_column`'s table (None: no orphan search).
+
+        The default column applies only while its table is among `owned_rows`, so a profile
+        that lists other tables is not refused for a column it never named."""
+        if not self.username_column:
+            return None
+        table = self.username_column.partition(".")[0]
+        return next((s for s in self.owned_rows if s.partition(".")[0] == table), None)
 
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -339,6 +367,13 @@ def _merge(
     for key, value in layer.items():
         path = (*prefix, key)
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value, source, sources, path)
+        elif isinstance(value, Mapping) and value:
+            # A new table: its keys are recorded one by one, so a key the layer does not set
+            # keeps "defaults" as its source (`synthetics doctor` shows each key's).
+            for known in [p for p in sources if p[: len(path)] == path]:
+                del sources[known]
+            base[key] = {}
             _merge(base[key], value, source, sources, path)
         else:
             base[key] = dict(value) if isinstance(value, Mapping) else value
@@ -507,7 +542,24 @@ def _translate(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> 
     path = tuple(str(p) for p in error["loc"])
     message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
     message = message.removeprefix("Value error, ")
-    return ConfigError(message, key=".".join(path) or "(root)", source=_source(sources, path))
+    return ConfigError(message, key=".".join(path) or "(root)", source=_error_source(sources, path))
+
+
+def _error_source(sources: Mapping[tuple[str, ...], str], path: tuple[str, ...]) -> str:
+    """Where the value an error is about came from. A tagged union's location names its tag
+    (`alerts.channels.x.slack.channel` for `alerts.channels.x.channel`), and a model error's
+    the table (`thresholds`): the key without the tag, else the table's own sources."""
+    found = _source(sources, path)
+    if found != "defaults":
+        return found
+    for n in range(len(path)):
+        if (without := path[:n] + path[n + 1 :]) in sources:
+            return sources[without]
+    for length in range(len(path) - 1, 0, -1):
+        inside = _source(sources, path[:length])
+        if inside != "defaults":
+            return inside
+    return found
 
 
 def secret_values(value: Any) -> list[str]:

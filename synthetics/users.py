@@ -1,5 +1,6 @@
 """Throwaway users: addresses with the run id, generated passwords, who must be deleted, and
-the cleanup that deletes them and the rows they own, then verifies that nothing is left.
+the cleanup that deletes them and the rows they own, then verifies that nothing is left; what
+proves a user (or a profile left behind by one) is a throwaway, for the janitor.
 
 Cleanup talks to the target through two small protocols (`AdminUsers`, `OwnedRowsApi`) so the
 same procedure serves the run's `cleanup` check, an interrupted run's teardown and the janitor.
@@ -12,10 +13,10 @@ import re
 import secrets
 import string
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from synthetics.errors import ConfigError, SyntheticsError
 
@@ -27,6 +28,38 @@ REJECTED_SUFFIXES = (".test", ".local", ".example", ".invalid", ".localhost")
 def new_run_id(now: datetime) -> str:
     """A short, sortable, unique run id, e.g. `20261125t130501-3fa2c1`."""
     return f"{now:%Y%m%dt%H%M%S}-{secrets.token_hex(3)}"
+
+
+#: What `new_run_id` makes: the run's start (UTC, to the second) and 6 random hex digits.
+RUN_ID = r"\d{8}t\d{6}-[0-9a-f]{6}"
+_RUN_ID = re.compile(rf"^{RUN_ID}$")
+#: A throwaway's role in its run (`primary`, `browser`, `fallback`, `second`, …).
+ROLE = r"[a-z0-9_]+"
+
+
+def run_started(run_id: str) -> datetime | None:
+    """When the run whose id this is started (UTC), or None when it is not a run id."""
+    if not _RUN_ID.match(run_id):
+        return None
+    try:
+        return datetime.strptime(run_id[:15], "%Y%m%dt%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def throwaway_run(user_metadata: Mapping[str, Any]) -> str | None:
+    """The run id of a throwaway user, from its metadata; None for any other user.
+
+    A run marks its users `{"synthetic": true, "synthetics_run_id": <run id>}` (the journey's
+    `metadata`). Both must be there, exactly: the JSON boolean true (not `"true"`, not 1) and a
+    string that is a run id. Anything less is somebody else's user and is never touched.
+    """
+    if user_metadata.get("synthetic") is not True:
+        return None
+    run_id = user_metadata.get("synthetics_run_id")
+    if not isinstance(run_id, str) or run_started(run_id) is None:
+        return None
+    return run_id
 
 
 def new_password(length: int = 24) -> str:

@@ -80,6 +80,8 @@ def test_precedence_set_over_env_over_file_over_defaults(tmp_path: Path) -> None
     assert settings.source_of("retries") == "environment variable SYNTHETICS_RETRIES"
     assert settings.source_of("thresholds", "rpc_info_ms") == str(path)
     assert settings.source_of("auth", "flow") == "defaults"
+    # A key the file's table does not set keeps its own source (synthetics doctor shows it).
+    assert settings.source_of("thresholds", "rpc_warning_ms") == "defaults"
 
 
 def test_secrets_come_from_the_environment_and_never_print(tmp_path: Path) -> None:

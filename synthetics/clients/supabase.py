@@ -152,6 +152,17 @@ class Supabase:
         self.redactor.add(link)
         return self.http.request("GET", link, label="GET /auth/v1/verify (emailed link)")
 
+    def verify_probe(self, params: Mapping[str, str]) -> Call:
+        """GET /auth/v1/verify as a mail client opens a link (no apikey, no redirect followed),
+        with the query given (synthetics.deeplink.allow_list's probe)."""
+        return self.http.request(
+            "GET",
+            f"{self.url}/auth/v1/verify",
+            params=params,
+            label="GET /auth/v1/verify (allow-list probe)",
+            retries=0,
+        )
+
     def exchange_code(self, code: str, verifier: str) -> Call:
         """POST /auth/v1/token?grant_type=pkce."""
         self.redactor.add(code, verifier)

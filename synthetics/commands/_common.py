@@ -1,13 +1,25 @@
-"""What the history commands share: the config, the store it names, the folder it is relative to."""
+"""What the commands share: the config, the store it names, the folder it is relative to, and
+the clients that talk to a real target."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from synthetics import config as config_module
+from synthetics.clients.http import Http
+from synthetics.clients.official import Official
+from synthetics.clients.supabase import Supabase
+from synthetics.clients.transport import Transport
+from synthetics.errors import ConfigError
 from synthetics.history.store import SqlStore, open_store
+from synthetics.redact import Redactor
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -40,3 +52,56 @@ def config_folder(config_path: Path | None) -> Path:
 def store_for(settings: config_module.Settings, config_path: Path | None) -> SqlStore:
     """The history store `[history] url` names (HistoryError, never the URL, on failure)."""
     return open_store(settings.config.history.resolved_url(config_folder(config_path)))
+
+
+@dataclass
+class TargetClients:
+    """The clients a command uses against a real target: wire, official, and their redactor."""
+
+    api: Supabase
+    official: Official
+    redactor: Redactor
+    http_client: httpx.Client
+
+
+@contextmanager
+def target_clients(settings: config_module.Settings) -> Iterator[TargetClients]:
+    """Clients for the selected (non-sandbox) target on the project's transport: every request
+    has a total deadline and a capped body; every key is registered with the redactor."""
+    config, target = settings.config, settings.target
+    redactor = Redactor()
+    redactor.add(*config_module.secret_values(config))
+    anon = target.anon_key.get_secret_value() if target.anon_key else ""
+    service = target.service_role_key.get_secret_value() if target.service_role_key else None
+    client = httpx.Client(
+        timeout=config.request_timeout_s,
+        transport=Transport(total_timeout=config.request_timeout_s),
+    )
+    try:
+        api = Supabase(Http(client, retries=config.retries), target.url, anon, service, redactor)
+        official = Official(target.url, anon, service, http_client=client, redactor=redactor)
+        yield TargetClients(api, official, redactor, client)
+    finally:
+        client.close()
+
+
+def inbox_config(settings: config_module.Settings, *, url: str | None = None) -> Any:
+    """The selected target's inbox config, validated by its provider's model (ConfigError
+    naming the key and its source). A Mailpit inbox without a URL gets `url` (the sandbox's)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from synthetics.inbox import InboxConfig
+
+    source = settings.source_of("targets", settings.target_name, "inbox")
+    if source == "defaults":
+        source = settings.source_of("inbox")
+    raw = dict(settings.inbox)
+    if raw.get("provider", "mailpit") == "mailpit" and url is not None:
+        raw.setdefault("url", url)
+    try:
+        return TypeAdapter(InboxConfig).validate_python(raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        loc = ".".join(str(p) for p in error["loc"])
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        raise ConfigError(message, key=f"inbox.{loc}" if loc else "inbox", source=source) from None

@@ -3,6 +3,7 @@
     Store        record(run) / runs(target, since, until, triggers) / prune(older_than) / close
     SqlStore     the schema of `schema.py` on any SQLAlchemy engine the backend hands it
     open_store   `sqlite:///PATH` → backends.sqlite, `postgresql://…` → backends.postgres
+    inspect_store  what a history URL holds (its schema version), read only: `synthetics doctor`
 
 Writers at the same moment are safe: a run is one transaction (the run row and all its checks,
 or nothing); a second copy of a run_id is dropped by the database (`ON CONFLICT DO NOTHING`), so
@@ -16,11 +17,15 @@ taken out: a history URL is a secret.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -263,3 +268,60 @@ def open_store(url: str) -> SqlStore:
             f"{backend.name} history cannot be opened: {type(exc).__name__}"
         ) from None
     return SqlStore(engine, backend, secret=url)
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What a history URL holds, as read without changing it."""
+
+    backend: str
+    #: The SQLite file (None for Postgres: its URL is a secret).
+    path: Path | None
+    #: The schema version written there; None when there is no history yet.
+    version: int | None
+
+
+_VERSION_SQL = f"select value from {schema.meta.name} where key = 'schema_version'"
+
+
+def inspect_store(url: str) -> Inspection:
+    """Read the schema version at `url` without creating, migrating or locking anything.
+
+    A missing SQLite file is not created (version None); Postgres is read in a READ ONLY
+    transaction. HistoryError (never the URL) when it cannot be read."""
+    backend = backend_for(url)
+    if backend.name == "sqlite":
+        return _inspect_sqlite(url)
+    rest = url.split("://", 1)[1]
+    try:
+        with psycopg.connect(f"postgresql://{rest}", connect_timeout=10) as conn:
+            conn.read_only = True
+            found = conn.execute("select to_regclass(%s)", (schema.meta.name,)).fetchone()
+            if found is None or found[0] is None:
+                return Inspection("postgres", None, None)
+            row = conn.execute(_VERSION_SQL).fetchone()
+    except psycopg.Error as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        for secret in _secrets(url):
+            text = text.replace(secret, "<secret>")
+        raise HistoryError(f"postgres history: {type(exc).__name__}: {text}") from None
+    return Inspection("postgres", None, int(row[0]) if row else None)
+
+
+def _inspect_sqlite(url: str) -> Inspection:
+    raw = url.split(":///", 1)[1] if ":///" in url else ""
+    if not raw or raw == ":memory:":
+        return Inspection("sqlite", None, None)
+    path = Path(raw)
+    if not path.exists():
+        return Inspection("sqlite", path, None)
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            tables = conn.execute(
+                "select name from sqlite_master where type = 'table' and name = ?",
+                (schema.meta.name,),
+            ).fetchall()
+            row = conn.execute(_VERSION_SQL).fetchone() if tables else None
+    except sqlite3.Error as exc:
+        raise HistoryError(f"sqlite history {path}: {type(exc).__name__}: {exc}") from None
+    return Inspection("sqlite", path, int(row[0]) if row else None)

@@ -3,7 +3,7 @@ one small Protocol every provider implements.
 
     ReceivedEmail            a message as a provider returned it (id, to, subject, html, text, time)
     find_confirmation_link   the first `/verify?` link of an email (HTML href, else the text part)
-    Inbox                    address_for / wait_for_email / delete / close
+    Inbox                    address_for / wait_for_email / delete / check / close
     InboxError               a provider could not be reached, refused us, or answered nonsense
 
 InboxError sits under SyntheticsError (synthetics.errors). Provider and transport errors (httpx,
@@ -154,6 +154,11 @@ class Inbox(Protocol):
 
     def delete(self, email: ReceivedEmail) -> None:
         """Delete a message; one that is already gone is not an error."""
+        ...
+
+    def check(self) -> str:
+        """Prove the provider is reachable and takes the credentials, changing nothing (no
+        message, no inbox, no flag): what it answered, in a few words. Raises InboxError."""
         ...
 
     def close(self) -> None:

@@ -70,6 +70,10 @@ class ImapConfig(BaseModel):
         split_address(value)
         return value
 
+    def local_part(self, tag: str) -> str | None:
+        """The local part of the address a run signs up with for `tag` (`local+tag`)."""
+        return split_address(plus_address(self.address, tag))[0]
+
 
 def imap_quote(value: str) -> str:
     """An IMAP quoted string (RFC 3501 `quoted`)."""
@@ -222,6 +226,24 @@ class ImapInbox:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             connection.logout()
 
+    def check(self) -> str:
+        """LOGIN, then EXAMINE the folder (read-only: no flag changes, \\Recent kept), LOGOUT."""
+        config = self._config
+        connection = self._open()
+        try:
+            data = _check("EXAMINE", connection.select(imap_quote(config.folder), readonly=True))
+        except imaplib.IMAP4.error as exc:
+            raise self._error(f"folder {config.folder!r}: {exc}") from None
+        except (imaplib.IMAP4.abort, OSError) as exc:
+            raise self._error(f"EXAMINE failed: {type(exc).__name__}: {exc}", True) from None
+        finally:
+            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+                connection.logout()
+        count = data[0].decode("ascii", "replace") if data and isinstance(data[0], bytes) else "?"
+        return (
+            f"{config.host}:{config.port} took the login; {config.folder} holds {count} message(s)"
+        )
+
     def _find(self, address: str, since: datetime | None) -> ReceivedEmail | None:
         """Search once; the newest message to exactly `address` at/after `since`."""
 
@@ -267,6 +289,25 @@ class ImapInbox:
         return None
 
     def _connect(self) -> imaplib.IMAP4:
+        """A logged-in connection with the folder selected."""
+        connection = self._open()
+        config = self._config
+        where = f"{config.host}:{config.port}"
+        try:
+            _check("SELECT", connection.select(imap_quote(config.folder)))
+        except imaplib.IMAP4.abort as exc:
+            _shutdown(connection)
+            raise self._error(f"{where} dropped the connection: {exc}", True) from None
+        except imaplib.IMAP4.error as exc:
+            _shutdown(connection)
+            raise self._error(f"{where} refused folder {config.folder!r}: {exc}") from None
+        except OSError as exc:
+            _shutdown(connection)
+            raise self._error(f"{where}: {type(exc).__name__}: {exc}", True) from None
+        return connection
+
+    def _open(self) -> imaplib.IMAP4:
+        """A connection that has logged in (no folder selected)."""
         config = self._config
         where = f"{config.host}:{config.port}"
         try:
@@ -282,14 +323,12 @@ class ImapInbox:
             raise self._error(message, True) from None
         try:
             connection.login(config.username, config.password.get_secret_value())
-            _check("SELECT", connection.select(imap_quote(config.folder)))
         except imaplib.IMAP4.abort as exc:
             _shutdown(connection)
             raise self._error(f"{where} dropped the connection: {exc}", True) from None
         except imaplib.IMAP4.error as exc:
             _shutdown(connection)
-            message = f"{where} refused the login or folder {config.folder!r}: {exc}"
-            raise self._error(message) from None
+            raise self._error(f"{where} refused the login: {exc}") from None
         except OSError as exc:
             _shutdown(connection)
             raise self._error(f"{where}: {type(exc).__name__}: {exc}", True) from None

@@ -21,6 +21,7 @@ from synthetics.inbox._common import (
     as_utc,
     check_address_template,
     check_http_url,
+    fill_template,
     from_epoch_millis,
     header_addresses,
     is_recent,
@@ -55,6 +56,10 @@ class InbucketConfig(BaseModel):
     @classmethod
     def _check_template(cls, value: str) -> str:
         return check_address_template(value)
+
+    def local_part(self, tag: str) -> str | None:
+        """The local part of the address a run signs up with for `tag`."""
+        return split_address(fill_template(self.address_template, tag))[0]
 
 
 def mailbox_name(address: str) -> str:
@@ -130,6 +135,16 @@ class InbucketInbox(TemplateHttpInbox[InbucketConfig]):
     def delete(self, email: ReceivedEmail) -> None:
         """Delete one message from its mailbox."""
         self._api.call("DELETE", self._path(email.to, email.id), ok=(200, 404))
+
+    def check(self) -> str:
+        """List the mailbox the run's addresses go to (reading marks nothing seen)."""
+        address = self.address_for("doctor")
+        entries = self._api.json(self._api.call("GET", self._path(address)))
+        if not isinstance(entries, list):
+            raise InboxError("unexpected answer: the mailbox is not a list", provider=PROVIDER)
+        return (
+            f"Inbucket answered: mailbox {mailbox_name(address)!r} holds {len(entries)} message(s)"
+        )
 
     def _path(self, address: str, message_id: str | None = None) -> str:
         path = f"/api/v1/mailbox/{quote(mailbox_name(address), safe='')}"

@@ -64,6 +64,10 @@ class MailosaurConfig(BaseModel):
             raise ValueError("must be a bare identifier or domain")
         return value
 
+    def local_part(self, tag: str) -> str | None:
+        """The local part of the address a run signs up with for `tag`: the tag itself."""
+        return check_tag(tag)
+
 
 def _emails(value: object) -> list[str]:
     """The `email` of each entry in a Mailosaur address list."""
@@ -137,6 +141,19 @@ class MailosaurInbox(HttpInbox[MailosaurConfig]):
 
     def __repr__(self) -> str:
         return f"MailosaurInbox(server_id={self._config.server_id!r}, url={self._config.url!r})"
+
+    def check(self) -> str:
+        """`GET /api/servers/{id}` (the official clients' `servers.get`): the key opens it."""
+        path = f"/api/servers/{quote(self._config.server_id, safe='')}"
+        server = self._api.json(self._api.call("GET", path))
+        if not isinstance(server, Mapping):
+            raise InboxError("unexpected answer: the server is not an object", provider=PROVIDER)
+        name = server.get("name")
+        return (
+            f"Mailosaur server {self._config.server_id}"
+            + (f" ({name})" if name else "")
+            + (" answered")
+        )
 
     def address_for(self, tag: str) -> str:
         """`<tag>@<server id>.<domain>`: every address of the server's domain reaches it."""

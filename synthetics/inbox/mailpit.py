@@ -27,10 +27,12 @@ from synthetics.inbox._common import (
     as_utc,
     check_address_template,
     check_http_url,
+    fill_template,
     is_recent,
     parse_timestamp,
     pick_address,
     require,
+    split_address,
     text_field,
 )
 from synthetics.inbox._http import TemplateHttpInbox
@@ -64,6 +66,10 @@ class MailpitConfig(BaseModel):
     @classmethod
     def _check_template(cls, value: str) -> str:
         return check_address_template(value)
+
+    def local_part(self, tag: str) -> str | None:
+        """The local part of the address a run signs up with for `tag`."""
+        return split_address(fill_template(self.address_template, tag))[0]
 
 
 def _addresses(value: object) -> list[str]:
@@ -131,6 +137,15 @@ class MailpitInbox(TemplateHttpInbox[MailpitConfig]):
             # Mailpit deletes *every* message when IDs is empty: never send that.
             raise ValueError("cannot delete a message without an id")
         self._api.call("DELETE", "/api/v1/messages", json={"IDs": [email.id]}, ok=(200, 404))
+
+    def check(self) -> str:
+        """`GET /api/v1/info`: the server's version and how many messages it holds."""
+        info = self._api.json(self._api.call("GET", "/api/v1/info"))
+        if not isinstance(info, Mapping):
+            raise InboxError("unexpected answer: /api/v1/info is not an object", provider=PROVIDER)
+        version, messages = info.get("Version"), info.get("Messages")
+        held = f", {messages} message(s) stored" if isinstance(messages, int) else ""
+        return f"Mailpit {version or '(no version)'} answered{held}"
 
     def _poll(self, address: str, since: datetime | None, deadline: float) -> ReceivedEmail | None:
         return poll(lambda: self._find(address, since), deadline=deadline, backoff=self._backoff)

@@ -60,6 +60,10 @@ class MailSlurpConfig(BaseModel):
     def _check_url(cls, value: str) -> str:
         return check_http_url(value)
 
+    def local_part(self, tag: str) -> str | None:
+        """None: MailSlurp picks each inbox's address itself (the tag is only its name)."""
+        return None
+
 
 def _is_html(email: Mapping[str, Any], body: str) -> bool:
     """Whether the body is HTML: `isHTML` (older) or `html` (newer), else a look at the body."""
@@ -118,6 +122,14 @@ class MailSlurpInbox(HttpInbox[MailSlurpConfig]):
 
     def __repr__(self) -> str:
         return f"MailSlurpInbox(url={self._config.url!r}, inboxes={len(self._inboxes)})"
+
+    def check(self) -> str:
+        """`GET /user/info` (the clients' `getUserInfo`): the key's account, no inbox made."""
+        info = self._api.json(self._api.call("GET", "/user/info"))
+        if not isinstance(info, Mapping):
+            raise InboxError("unexpected answer: user info is not an object", provider=PROVIDER)
+        state = info.get("accountState")
+        return "MailSlurp accepted the API key" + (f" (account {state})" if state else "")
 
     def address_for(self, tag: str) -> str:
         """Create an inbox named `tag` and return its address (deleted again in close())."""

@@ -1,10 +1,10 @@
 """A minimal IMAP4rev1 server (RFC 3501) over plain TCP on 127.0.0.1, enough for imaplib.
 
-Commands: CAPABILITY, NOOP, LOGIN, SELECT, SEARCH, FETCH, STORE, EXPUNGE, CLOSE, LOGOUT, and the
-UID forms of SEARCH/FETCH/STORE. One mailbox, INBOX, holding every message of a FakeMail. Search
-keys: ALL, TO, CC, FROM, SUBJECT, HEADER, SINCE, BEFORE, DELETED, UNDELETED (string keys are
-case-insensitive substring matches, as RFC 3501 §6.4.4 says). Fetch items: UID, FLAGS,
-INTERNALDATE, RFC822, RFC822.SIZE, BODY[] and BODY.PEEK[].
+Commands: CAPABILITY, NOOP, LOGIN, SELECT, EXAMINE (read-only), SEARCH, FETCH, STORE, EXPUNGE,
+CLOSE, LOGOUT, and the UID forms of SEARCH/FETCH/STORE. One mailbox, INBOX, holding every message
+of a FakeMail. Search keys: ALL, TO, CC, FROM, SUBJECT, HEADER, SINCE, BEFORE, DELETED,
+UNDELETED (string keys are case-insensitive substring matches, as RFC 3501 §6.4.4 says). Fetch
+items: UID, FLAGS, INTERNALDATE, RFC822, RFC822.SIZE, BODY[] and BODY.PEEK[].
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ class _Session:
         self.write = write
         self.authenticated = False
         self.selected = False
+        self.read_only = False
         self.reported_exists = 0
 
     def send(self, line: str | bytes) -> None:
@@ -211,10 +212,14 @@ class _Session:
                 self.send(f"{tag} NO [AUTHENTICATIONFAILED] Invalid credentials")
         elif not self.authenticated:
             self.send(f"{tag} BAD not authenticated")
-        elif command == "SELECT":
-            self.select(tag, str(args[0]))
+        elif command in ("SELECT", "EXAMINE"):
+            self.select(tag, str(args[0]), read_only=command == "EXAMINE")
         elif not self.selected:
             self.send(f"{tag} BAD no mailbox selected")
+        elif self.read_only and (
+            command in {"STORE", "EXPUNGE"} or (args and str(args[0]).upper() == "STORE")
+        ):
+            self.send(f"{tag} NO [READ-ONLY] mailbox was opened with EXAMINE")
         elif command == "UID" and args and str(args[0]).upper() in {"SEARCH", "FETCH", "STORE"}:
             self.run_command(tag, str(args[0]).upper(), args[1:], by_uid=True)
         elif command in {"SEARCH", "FETCH", "STORE"}:
@@ -237,7 +242,7 @@ class _Session:
             self.send(f"* {count} EXISTS")
             self.reported_exists = count
 
-    def select(self, tag: str, mailbox: str) -> None:
+    def select(self, tag: str, mailbox: str, *, read_only: bool = False) -> None:
         if mailbox.upper() != "INBOX":
             self.selected = False
             self.send(f"{tag} NO [NONEXISTENT] Unknown Mailbox: {mailbox}")
@@ -251,7 +256,11 @@ class _Session:
         self.send("* 0 RECENT")
         self.send("* OK [UIDVALIDITY 1] UIDs valid")
         self.send(f"* OK [UIDNEXT {next_uid}] Predicted next UID")
-        self.send(f"{tag} OK [READ-WRITE] SELECT completed")
+        self.read_only = read_only
+        if read_only:  # RFC 3501 6.3.2: the same answers, nothing may be changed
+            self.send(f"{tag} OK [READ-ONLY] EXAMINE completed")
+        else:
+            self.send(f"{tag} OK [READ-WRITE] SELECT completed")
 
     def run_command(self, tag: str, command: str, args: list[Token], *, by_uid: bool) -> None:
         self.report_exists()

@@ -3,7 +3,8 @@
 Basic auth with the API key as user name and an empty password (401 with an empty body
 otherwise); `POST /api/messages/search?server=…&receivedAfter=…&page=…&itemsPerPage=…` with
 `{"sentTo": …}` → `{"items": [summary]}` newest first plus an `x-ms-delay` header;
-`GET /api/messages/{id}`; `DELETE /api/messages/{id}` → 204.
+`GET /api/messages/{id}`; `DELETE /api/messages/{id}` → 204; `GET /api/servers/{id}` → the
+server (404 for another id).
 """
 
 from __future__ import annotations
@@ -110,11 +111,21 @@ def mailosaur_app(
             return JSONResponse({"type": "invalid_request"}, status_code=404)
         return Response(status_code=204)
 
+    async def get_server(request: Request) -> Response:
+        if not authorised(request):
+            return unauthorised()
+        if request.path_params["id"] != server_id:
+            return JSONResponse({"type": "invalid_request"}, status_code=404)
+        return JSONResponse(
+            {"id": server_id, "name": "synthetics", "users": [], "messages": len(mail.messages())}
+        )
+
     app = Starlette(
         routes=[
             Route("/api/messages/search", search, methods=["POST"]),
             Route("/api/messages/{id}", get_message, methods=["GET"]),
             Route("/api/messages/{id}", delete_message, methods=["DELETE"]),
+            Route("/api/servers/{id}", get_server, methods=["GET"]),
         ]
     )
     return app, log

@@ -3,7 +3,7 @@
 `x-api-key` header (401 otherwise); `POST /inboxes` → 201 InboxDto; `GET /waitForLatestEmail`
 holds the request until an email is there or `timeout` ms pass (then 408 "Failed to satisfy email
 query …"), capped at `max_wait_ms` as the real service caps it near 300 s; `DELETE /emails/{id}`
-and `DELETE /inboxes/{id}` → 204.
+and `DELETE /inboxes/{id}` → 204; `GET /user/info` → the key's `UserInfoDto`.
 """
 
 from __future__ import annotations
@@ -132,6 +132,20 @@ def mailslurp_app(
             return JSONResponse({"message": "Email not found"}, status_code=404)
         return Response(status_code=204)
 
+    async def user_info(request: Request) -> Response:
+        if not authorised(request):
+            return unauthorised()
+        return JSONResponse(
+            {
+                "id": "00000000-0000-0000-0000-000000000001",
+                "emailAddress": "owner@example.com",
+                "accountState": "ACTIVE",
+                "subscriptionType": "PRO_MONTHLY",
+                "accountType": "SOLO",
+                "createdAt": "2025-01-01T00:00:00.000Z",
+            }
+        )
+
     async def delete_inbox(request: Request) -> Response:
         if not authorised(request):
             return unauthorised()
@@ -145,6 +159,7 @@ def mailslurp_app(
             Route("/inboxes/{id}", delete_inbox, methods=["DELETE"]),
             Route("/waitForLatestEmail", wait_for_latest, methods=["GET"]),
             Route("/emails/{id}", delete_email, methods=["DELETE"]),
+            Route("/user/info", user_info, methods=["GET"]),
         ]
     )
     return app, state
