@@ -248,8 +248,9 @@ def run_checks(args: argparse.Namespace) -> int:
     there is none, a usage problem is 3 and anything else means the run did not finish (4).
     """
     from synthetics import config as config_module
+    from synthetics.control import RunControl
     from synthetics.reaper import claim, sweep
-    from synthetics.runtime import RunControl, SandboxLauncher, browser_for, plan
+    from synthetics.targets import SandboxLauncher, browser_for, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
     migrations = _migrations(args)

@@ -7,20 +7,14 @@ also after a failure or an interrupt.
 
 from __future__ import annotations
 
-import os
-import signal
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import TypeAdapter, ValidationError
 
 from synthetics import __version__
 from synthetics.catalog import order_key
@@ -29,303 +23,32 @@ from synthetics.clients.official import Official
 from synthetics.clients.supabase import Supabase
 from synthetics.clients.transport import Transport
 from synthetics.config import Settings, secret_values
+from synthetics.control import RunControl
 from synthetics.deeplink.browser import (
     BrowserThread,
-    find_chromium,
-    missing_reason,
-    playwright_chromium,
 )
-from synthetics.errors import ConfigError, SyntheticsError
-from synthetics.inbox import InboxConfig, build_inbox
+from synthetics.errors import SyntheticsError
+from synthetics.inbox import build_inbox
 from synthetics.inbox.base import Inbox
 from synthetics.journey import Journey
 from synthetics.redact import Redactor
 from synthetics.results import CheckResult, RunResult
-from synthetics.sandbox.faults import Fault, parse_faults
 from synthetics.severity import evaluate
+from synthetics.targets import Plan, SandboxLauncher, browser_for
 from synthetics.users import (
     CleanupReport,
     OwnedRows,
     Registry,
-    check_address,
     clean_up,
     new_run_id,
 )
 
 Clock = Callable[[], datetime]
-SANDBOX_INBOX = "http://127.0.0.1:54324"
 
 
 def utcnow() -> datetime:
     """The default clock."""
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A validated run plan: everything checked before any request is sent."""
-
-    settings: Settings
-    faults: list[Fault]
-    inbox: Any  # an InboxConfig model
-    report_dir: Path
-    trigger: str = "manual"
-    #: Whether the run is recorded in the history (`--no-history` says no).
-    history: bool = True
-    #: The app's own SQL for the sandbox (`--migrations`) and where PostgreSQL is.
-    migrations: Any = None  # a sandbox.migrations.Migrations
-    postgres_bin: Path | None = None
-
-
-def resolve_trigger(explicit: str | None, env: Mapping[str, str]) -> str:
-    """What started the run (`--trigger`, else the environment): see synthetics.history.trigger."""
-    from synthetics.history.trigger import trigger_from
-
-    try:
-        return trigger_from(env, explicit)
-    except ValueError as exc:
-        raise ConfigError(str(exc), key="--trigger") from None
-
-
-def plan(
-    settings: Settings,
-    *,
-    faults: Sequence[str] = (),
-    report_dir: Path = Path("reports"),
-    trigger: str | None = None,
-    env: Mapping[str, str] | None = None,
-    migrations: Any = None,
-    postgres_bin: Path | None = None,
-    history: bool = True,
-) -> Plan:
-    """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
-    parsed = parse_faults(faults)
-    if parsed and not settings.target.sandbox:
-        raise ConfigError(
-            f"faults can only be injected into the sandbox, not into target "
-            f"{settings.target_name!r}",
-            key="--fault",
-        )
-    if (migrations is not None or postgres_bin is not None) and not settings.target.sandbox:
-        raise ConfigError(
-            f"the sandbox's database options do not apply to target {settings.target_name!r}",
-            key="--migrations" if migrations is not None else "--postgres-bin",
-        )
-    source = settings.source_of("targets", settings.target_name, "inbox")
-    if source == "defaults":
-        source = settings.source_of("inbox")
-    raw = dict(settings.inbox)
-    if settings.target.sandbox and raw.get("provider", "mailpit") == "mailpit":
-        raw.setdefault("url", SANDBOX_INBOX)  # replaced by the sandbox's own once it runs
-    try:
-        inbox = TypeAdapter(InboxConfig).validate_python(raw)
-    except ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        loc = ".".join(str(p) for p in error["loc"])
-        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        raise ConfigError(message, key=f"inbox.{loc}" if loc else "inbox", source=source) from None
-    if settings.target.sandbox and getattr(inbox, "provider", "") != "mailpit":
-        raise ConfigError("the sandbox target reads its own Mailpit inbox", key="inbox.provider")
-    template = getattr(inbox, "address_template", None)
-    if isinstance(template, str):
-        if "{tag}" not in template:
-            raise ConfigError(
-                "must contain {tag} (the run id goes there)",
-                key="inbox.address_template",
-                source=source,
-            )
-        check_address(
-            template.replace("{tag}", "probe"), key="inbox.address_template", source=source
-        )
-    _require_browser(settings)
-    run_trigger = resolve_trigger(trigger, os.environ if env is None else env)
-    return Plan(
-        settings,
-        parsed,
-        inbox,
-        report_dir,
-        trigger=run_trigger,
-        history=history,
-        migrations=migrations,
-        postgres_bin=postgres_bin,
-    )
-
-
-def _require_browser(settings: Settings) -> None:
-    """With `deeplink.browser = "required"`, a missing browser is a configuration error (exit 3,
-    nothing sent), not a critical deep-link alert: the runbook's rollback plans are for the app."""
-    deeplink = settings.config.deeplink
-    if deeplink.browser != "required":
-        return
-    explicit = deeplink.browser_path
-    # A system Chromium answers without starting Playwright's driver; ask Playwright only if not.
-    if find_chromium(explicit, playwright_path=lambda: None) or find_chromium(
-        explicit, playwright_path=playwright_chromium
-    ):
-        return
-    key = "deeplink.browser_path" if explicit else "deeplink.browser"
-    raise ConfigError(
-        f'deeplink.browser is "required" but {missing_reason(explicit)}',
-        key=key,
-        source=settings.source_of(*key.split(".")),
-    )
-
-
-def browser_for(run_plan: Plan) -> BrowserThread | None:
-    """A Chromium for the browser checks, starting now in the background (None when off).
-
-    It resolves only loopback and the target's host: nothing else is reachable from it.
-    `synthetics run` starts it before pytest loads, next to the sandbox, so it is up by the time
-    the first browser check needs it.
-    """
-    config, target = run_plan.settings.config, run_plan.settings.target
-    if config.deeplink.browser == "off":
-        return None
-    hosts = [] if target.sandbox else [urlsplit(target.url).hostname or ""]
-    return BrowserThread(
-        mode=config.deeplink.browser,
-        explicit_path=config.deeplink.browser_path,
-        allow_hosts=hosts,
-    )
-
-
-def _site_settings(settings: Settings) -> Any:
-    """The sandbox's app site, associated with the configured app ids and callback path."""
-    from synthetics.sandbox.site import SiteSettings
-
-    deeplink, default = settings.config.deeplink, SiteSettings()
-    return SiteSettings(
-        apple_app_ids=tuple(deeplink.apple_app_ids) or default.apple_app_ids,
-        android_packages=tuple(deeplink.android_packages) or default.android_packages,
-        android_sha256_fingerprints=tuple(deeplink.android_sha256_fingerprints)
-        or default.android_sha256_fingerprints,
-        callback_path=(
-            urlsplit(deeplink.redirect).path if deeplink.universal else default.callback_path
-        ),
-    )
-
-
-class SandboxLauncher:
-    """Starts the run's sandbox in the background, as early as possible; the run waits for it.
-
-    `synthetics run` begins one before pytest even loads, so the database and servers come up
-    while pytest starts and collects: the sandbox's start overlaps the suite's own start-up.
-    """
-
-    def __init__(self, run_plan: Plan) -> None:
-        from synthetics.sandbox.server import Sandbox, settings_for_port
-        from synthetics.sandbox.settings import AuthSettings, SandboxSettings
-
-        config = run_plan.settings.config
-        auth = AuthSettings(
-            site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
-        )
-        settings = SandboxSettings(
-            auth=auth,
-            site=_site_settings(run_plan.settings),
-            migrations=run_plan.migrations,
-            postgres_bin=run_plan.postgres_bin,
-        )
-        self.sandbox = Sandbox(settings_for_port(settings, 0), faults=run_plan.faults)
-        self.elapsed_s = 0.0
-        self.stop_s = 0.0
-        self._done = threading.Event()
-        self._info: Any = None
-        self._error: BaseException | None = None
-
-    def begin(self) -> SandboxLauncher:
-        """Start the sandbox in a background thread."""
-        threading.Thread(target=self._start, name="synthetics-launcher", daemon=True).start()
-        return self
-
-    def _start(self) -> None:
-        started = time.perf_counter()
-        try:
-            self._info = self.sandbox.start()
-        except BaseException as exc:  # handed to wait(), in the run's thread
-            self._error = exc
-        finally:
-            self.elapsed_s = time.perf_counter() - started
-            self._done.set()
-
-    def wait(self) -> Any:
-        """The running sandbox's info (raises what the start raised)."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._info
-
-    def stop(self) -> None:
-        """Stop the sandbox (after its start finished, successfully or not)."""
-        self._done.wait()
-        started = time.perf_counter()
-        self.sandbox.stop()
-        self.stop_s += time.perf_counter() - started
-
-
-class RunControl:
-    """`synthetics run`'s handle on the session: how it was stopped and the verdict it gave.
-
-    A pytest plugin object. A stop (SIGINT, SIGTERM, or the run's deadline) interrupts the checks
-    once; later signals must not cut the cleanup short. From the first stop on, every request
-    must end within `GRACE_S`, so the teardown ends too. The checks' plugin reads how the run was
-    stopped; `synthetics run` reads back the exit code.
-    """
-
-    #: After a stop, every request must end within this many seconds: cleanup cannot hang.
-    GRACE_S = 6.0
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self.signal: str | None = None
-        self.verdict: int | None = None
-        #: The monotonic time by which every request must end, once the run is stopping.
-        self.cutoff: float | None = None
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._pending = False
-        self._timer: threading.Timer | None = None
-        #: A Prometheus exporter the run feeds (watch mode's /metrics), if any.
-        self.exporter: Any = None
-
-    def stop(self, signal_name: str) -> bool:
-        """Record a stop; True when the checks must be interrupted now (the first stop, or the
-        deadline's own signal)."""
-        with self._lock:
-            if self._pending:
-                self._pending = False
-                return True
-            first = self.signal is None
-            if first:
-                self.signal = signal_name
-                self.cutoff = self._clock() + self.GRACE_S
-            return first
-
-    def start_deadline(self, seconds: float) -> None:
-        """Stop the run `seconds` from now unless it is over by then."""
-        self._timer = threading.Timer(seconds, self._deadline)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _deadline(self) -> None:
-        with self._lock:
-            if self.signal is not None:
-                return
-            self.signal = "deadline"
-            self.cutoff = self._clock() + self.GRACE_S
-            self._pending = True
-        # A real signal, so a blocking call in the main thread is interrupted at once.
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    def cancel_deadline(self) -> None:
-        """The checks are over: the deadline no longer applies (cleanup has its grace)."""
-        if self._timer is not None:
-            self._timer.cancel()
-
-    def pytest_unconfigure(self, config: Any) -> None:
-        """Read the plugin's verdict once the session is over."""
-        from synthetics.plugin import verdict
-
-        self.verdict = verdict(config)
 
 
 @dataclass

@@ -94,7 +94,7 @@ class Watch:
         """One run of `target`'s checks, in this process, with its warm browser and sandbox."""
         import pytest
 
-        from synthetics.runtime import RunControl
+        from synthetics.control import RunControl
 
         control = RunControl()
         control.exporter = self.exporter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from synthetics.errors import ConfigError
-from synthetics.runtime import resolve_trigger
+from synthetics.targets import resolve_trigger
 from synthetics.users import CleanupReport, OwnedRows
 
 

@@ -8,18 +8,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from synthetics import config as config_module
-from synthetics.clients.http import Http
-from synthetics.clients.official import Official
-from synthetics.clients.supabase import Supabase
-from synthetics.clients.transport import Transport
 from synthetics.errors import ConfigError
-from synthetics.history.store import SqlStore, open_store
-from synthetics.redact import Redactor
+
+if TYPE_CHECKING:  # the heavy clients load when a command uses them, not when the CLI starts
+    import httpx
+
+    from synthetics.clients.official import Official
+    from synthetics.clients.supabase import Supabase
+    from synthetics.history.store import SqlStore
+    from synthetics.redact import Redactor
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +51,8 @@ def config_folder(config_path: Path | None) -> Path:
 
 def store_for(settings: config_module.Settings, config_path: Path | None) -> SqlStore:
     """The history store `[history] url` names (HistoryError, never the URL, on failure)."""
+    from synthetics.history.store import open_store
+
     return open_store(settings.config.history.resolved_url(config_folder(config_path)))
 
 
@@ -68,6 +70,14 @@ class TargetClients:
 def target_clients(settings: config_module.Settings) -> Iterator[TargetClients]:
     """Clients for the selected (non-sandbox) target on the project's transport: every request
     has a total deadline and a capped body; every key is registered with the redactor."""
+    import httpx
+
+    from synthetics.clients.http import Http
+    from synthetics.clients.official import Official
+    from synthetics.clients.supabase import Supabase
+    from synthetics.clients.transport import Transport
+    from synthetics.redact import Redactor
+
     config, target = settings.config, settings.target
     redactor = Redactor()
     redactor.add(*config_module.secret_values(config))

@@ -49,7 +49,7 @@ def run_watch(args: argparse.Namespace) -> int:
 
     from synthetics.durations import parse_duration
     from synthetics.reaper import claim, sweep
-    from synthetics.runtime import SandboxLauncher, browser_for, plan
+    from synthetics.targets import SandboxLauncher, browser_for, plan
     from synthetics.watch import Target, Watch
 
     try:

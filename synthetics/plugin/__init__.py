@@ -28,6 +28,7 @@ from synthetics.catalog import (
     parse_groups,
     spec_for,
 )
+from synthetics.control import RunControl
 from synthetics.deeplink.browser import BrowserThread
 from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.finish import Finish, finish
@@ -43,8 +44,9 @@ from synthetics.plugin.reporting import (
     terminal_table,
 )
 from synthetics.results import RunResult
-from synthetics.runtime import RunControl, Runtime, SandboxLauncher, plan
+from synthetics.runtime import Runtime
 from synthetics.severity import exit_code
+from synthetics.targets import SandboxLauncher, plan
 
 __all__ = ["RUNTIME", "CheckFailed", "CheckRecord", "check_id"]
 

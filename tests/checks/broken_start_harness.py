@@ -14,7 +14,7 @@ import pytest
 import synthetics.checks
 from synthetics import config
 from synthetics.errors import SandboxError
-from synthetics.runtime import SandboxLauncher, plan
+from synthetics.targets import SandboxLauncher, plan
 
 
 class BrokenLauncher(SandboxLauncher):

@@ -285,7 +285,8 @@ def test_a_sign_up_whose_answer_was_lost_is_still_cleaned_up(
 ) -> None:
     """An interrupt can land after the target created the user, before the run read its id."""
     from synthetics.config import load
-    from synthetics.runtime import Runtime, plan
+    from synthetics.runtime import Runtime
+    from synthetics.targets import plan
     from synthetics.users import Throwaway
 
     info = project.info

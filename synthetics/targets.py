@@ -1,0 +1,244 @@
+"""What a run is aimed at, decided before anything is sent: the validated plan (target, faults,
+inbox, trigger), and the sandbox and browser that start in the background as early as possible.
+
+This module imports little on purpose: `synthetics run` loads it, validates the plan and starts
+the sandbox and Chromium before pytest, the official client and the checks are even imported, so
+their start overlaps the suite's own.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pydantic import TypeAdapter, ValidationError
+
+from synthetics.config import Settings
+from synthetics.errors import ConfigError
+from synthetics.sandbox.faults import Fault, parse_faults
+from synthetics.users import check_address
+
+if TYPE_CHECKING:
+    from synthetics.deeplink.browser import BrowserThread
+
+SANDBOX_INBOX = "http://127.0.0.1:54324"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run plan: everything checked before any request is sent."""
+
+    settings: Settings
+    faults: list[Fault]
+    inbox: Any  # an InboxConfig model
+    report_dir: Path
+    trigger: str = "manual"
+    #: Whether the run is recorded in the history (`--no-history` says no).
+    history: bool = True
+    #: The app's own SQL for the sandbox (`--migrations`) and where PostgreSQL is.
+    migrations: Any = None  # a sandbox.migrations.Migrations
+    postgres_bin: Path | None = None
+
+
+def resolve_trigger(explicit: str | None, env: Mapping[str, str]) -> str:
+    """What started the run (`--trigger`, else the environment): see synthetics.history.trigger."""
+    from synthetics.history.trigger import trigger_from
+
+    try:
+        return trigger_from(env, explicit)
+    except ValueError as exc:
+        raise ConfigError(str(exc), key="--trigger") from None
+
+
+def plan(
+    settings: Settings,
+    *,
+    faults: Sequence[str] = (),
+    report_dir: Path = Path("reports"),
+    trigger: str | None = None,
+    env: Mapping[str, str] | None = None,
+    migrations: Any = None,
+    postgres_bin: Path | None = None,
+    history: bool = True,
+) -> Plan:
+    """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
+    parsed = parse_faults(faults)
+    if parsed and not settings.target.sandbox:
+        raise ConfigError(
+            f"faults can only be injected into the sandbox, not into target "
+            f"{settings.target_name!r}",
+            key="--fault",
+        )
+    if (migrations is not None or postgres_bin is not None) and not settings.target.sandbox:
+        raise ConfigError(
+            f"the sandbox's database options do not apply to target {settings.target_name!r}",
+            key="--migrations" if migrations is not None else "--postgres-bin",
+        )
+    source = settings.source_of("targets", settings.target_name, "inbox")
+    if source == "defaults":
+        source = settings.source_of("inbox")
+    from synthetics.inbox import InboxConfig
+
+    raw = dict(settings.inbox)
+    if settings.target.sandbox and raw.get("provider", "mailpit") == "mailpit":
+        raw.setdefault("url", SANDBOX_INBOX)  # replaced by the sandbox's own once it runs
+    try:
+        inbox = TypeAdapter(InboxConfig).validate_python(raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        loc = ".".join(str(p) for p in error["loc"])
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        raise ConfigError(message, key=f"inbox.{loc}" if loc else "inbox", source=source) from None
+    if settings.target.sandbox and getattr(inbox, "provider", "") != "mailpit":
+        raise ConfigError("the sandbox target reads its own Mailpit inbox", key="inbox.provider")
+    template = getattr(inbox, "address_template", None)
+    if isinstance(template, str):
+        if "{tag}" not in template:
+            raise ConfigError(
+                "must contain {tag} (the run id goes there)",
+                key="inbox.address_template",
+                source=source,
+            )
+        check_address(
+            template.replace("{tag}", "probe"), key="inbox.address_template", source=source
+        )
+    _require_browser(settings)
+    run_trigger = resolve_trigger(trigger, os.environ if env is None else env)
+    return Plan(
+        settings,
+        parsed,
+        inbox,
+        report_dir,
+        trigger=run_trigger,
+        history=history,
+        migrations=migrations,
+        postgres_bin=postgres_bin,
+    )
+
+
+def _require_browser(settings: Settings) -> None:
+    """With `deeplink.browser = "required"`, a missing browser is a configuration error (exit 3,
+    nothing sent), not a critical deep-link alert: the runbook's rollback plans are for the app."""
+    deeplink = settings.config.deeplink
+    if deeplink.browser != "required":
+        return
+    from synthetics.deeplink.browser import find_chromium, missing_reason, playwright_chromium
+
+    explicit = deeplink.browser_path
+    # A system Chromium answers without starting Playwright's driver; ask Playwright only if not.
+    if find_chromium(explicit, playwright_path=lambda: None) or find_chromium(
+        explicit, playwright_path=playwright_chromium
+    ):
+        return
+    key = "deeplink.browser_path" if explicit else "deeplink.browser"
+    raise ConfigError(
+        f'deeplink.browser is "required" but {missing_reason(explicit)}',
+        key=key,
+        source=settings.source_of(*key.split(".")),
+    )
+
+
+def browser_for(run_plan: Plan) -> BrowserThread | None:
+    """A Chromium for the browser checks, starting now in the background (None when off).
+
+    It resolves only loopback and the target's host: nothing else is reachable from it.
+    `synthetics run` starts it before pytest loads, next to the sandbox, so it is up by the time
+    the first browser check needs it.
+    """
+    config, target = run_plan.settings.config, run_plan.settings.target
+    if config.deeplink.browser == "off":
+        return None
+    from synthetics.deeplink.browser import BrowserThread
+
+    hosts = [] if target.sandbox else [urlsplit(target.url).hostname or ""]
+    return BrowserThread(
+        mode=config.deeplink.browser,
+        explicit_path=config.deeplink.browser_path,
+        allow_hosts=hosts,
+    )
+
+
+def _site_settings(settings: Settings) -> Any:
+    """The sandbox's app site, associated with the configured app ids and callback path."""
+    from synthetics.sandbox.site import SiteSettings
+
+    deeplink, default = settings.config.deeplink, SiteSettings()
+    return SiteSettings(
+        apple_app_ids=tuple(deeplink.apple_app_ids) or default.apple_app_ids,
+        android_packages=tuple(deeplink.android_packages) or default.android_packages,
+        android_sha256_fingerprints=tuple(deeplink.android_sha256_fingerprints)
+        or default.android_sha256_fingerprints,
+        callback_path=(
+            urlsplit(deeplink.redirect).path if deeplink.universal else default.callback_path
+        ),
+    )
+
+
+class SandboxLauncher:
+    """Starts the run's sandbox in the background, as early as possible; the run waits for it.
+
+    `synthetics run` begins one before pytest even loads, so the database and servers come up
+    while pytest starts and collects: the sandbox's start overlaps the suite's own start-up.
+    """
+
+    def __init__(self, run_plan: Plan) -> None:
+        self.plan = run_plan
+        #: The sandbox (a synthetics.sandbox.server.Sandbox), once `wait()` returned.
+        self.sandbox: Any = None
+        self.elapsed_s = 0.0
+        self.stop_s = 0.0
+        self._done = threading.Event()
+        self._info: Any = None
+        self._error: BaseException | None = None
+
+    def begin(self) -> SandboxLauncher:
+        """Start the sandbox in a background thread."""
+        threading.Thread(target=self._start, name="synthetics-launcher", daemon=True).start()
+        return self
+
+    def _start(self) -> None:
+        started = time.perf_counter()
+        try:
+            # Even the imports happen here, off the run's thread: starlette, uvicorn, psycopg and
+            # the database's start all overlap the interpreter loading pytest and the checks.
+            from synthetics.sandbox.server import Sandbox, settings_for_port
+            from synthetics.sandbox.settings import AuthSettings, SandboxSettings
+
+            config = self.plan.settings.config
+            auth = AuthSettings(
+                site_url=config.auth.site_url, uri_allow_list=(config.deeplink.redirect,)
+            )
+            settings = SandboxSettings(
+                auth=auth,
+                site=_site_settings(self.plan.settings),
+                migrations=self.plan.migrations,
+                postgres_bin=self.plan.postgres_bin,
+            )
+            self.sandbox = Sandbox(settings_for_port(settings, 0), faults=self.plan.faults)
+            self._info = self.sandbox.start()
+        except BaseException as exc:  # handed to wait(), in the run's thread
+            self._error = exc
+        finally:
+            self.elapsed_s = time.perf_counter() - started
+            self._done.set()
+
+    def wait(self) -> Any:
+        """The running sandbox's info (raises what the start raised)."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._info
+
+    def stop(self) -> None:
+        """Stop the sandbox (after its start finished, successfully or not)."""
+        self._done.wait()
+        started = time.perf_counter()
+        if self.sandbox is not None:
+            self.sandbox.stop()
+        self.stop_s += time.perf_counter() - started
