@@ -30,6 +30,7 @@ from synthetics.commands import watch as watch_command
 from synthetics.errors import ConfigError, HistoryError, SandboxError
 
 if TYPE_CHECKING:
+    from synthetics.config import Settings
     from synthetics.sandbox.migrations import LoadReport, Migrations
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4
@@ -253,6 +254,9 @@ def run_checks(args: argparse.Namespace) -> int:
     from synthetics.targets import SandboxLauncher, browser_for, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
+    notice = config_module.defaults_notice(settings)
+    if notice:
+        print(f"synthetics: {notice}", file=sys.stderr)
     migrations = _migrations(args)
     run_plan = plan(
         settings,
@@ -289,7 +293,7 @@ def run_checks(args: argparse.Namespace) -> int:
         import pytest
 
         plugins = [p for p in (launcher, browser, control) if p is not None]
-        code = int(pytest.main(_pytest_args(args, settings.target_name), plugins=plugins))
+        code = int(pytest.main(_pytest_args(args, settings), plugins=plugins))
     finally:
         control.cancel_deadline()
         try:
@@ -322,28 +326,36 @@ def _check_report_dir(report_dir: Path) -> None:
         raise ConfigError(f"{report_dir} is not writable", key="--report-dir")
 
 
-def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:
-    """pytest's command line for the checks, with the run's options and outputs."""
+#: pytest options after `--` that bring pytest's own reporting back (`synthetics run -- -v`).
+PYTEST_REPORTING = ("-v", "-q", "-r", "--verbose", "--quiet", "--tb", "--no-summary")
+
+
+def _pytest_args(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """pytest's command line for the checks, with the run's options and outputs.
+
+    pytest's dots, FAILED lines and tracebacks give way to the run's own table (a line per
+    check as it finishes, a progress line during long waits, the verdict and its alerts),
+    unless the arguments after `--` ask pytest for its own reporting (`-v`, `-rA`, `--tb=…`):
+    then pytest reports as usual and the table follows. junit.xml is the run's own
+    (one testcase per check id), written with results.json; `-- --junitxml=PATH` still asks
+    pytest for its own.
+    """
     checks = Path(__file__).parent / "checks"
     report_dir = args.report_dir
-    pytest_args = [
-        str(checks),
-        "-c",
-        str(checks / "pytest.ini"),
-        "--rootdir",
-        str(checks),
-        "-q",
-        "--tb=no",
+    extra: list[str] = list(args.pytest_args)
+    pytest_args = [str(checks), "-c", str(checks / "pytest.ini"), "--rootdir", str(checks)]
+    if not any(a.startswith(PYTEST_REPORTING) for a in extra):
+        pytest_args += ["-qq", "--no-summary", "--tb=no", "--synthetics-live"]
+    pytest_args += [
         "--synthetics-target",
-        target,
+        settings.target_name,
         "--synthetics-report-dir",
         str(report_dir),
-        f"--junitxml={report_dir / 'junit.xml'}",
         f"--html={report_dir / 'report.html'}",
         "--self-contained-html",
     ]
-    if args.config:
-        pytest_args += ["--synthetics-config", str(args.config)]
+    if settings.path is not None:
+        pytest_args += ["--synthetics-config", str(settings.path)]
     for item in args.sets:
         pytest_args += ["--synthetics-set", item]
     for item in args.fault:
@@ -354,7 +366,6 @@ def _pytest_args(args: argparse.Namespace, target: str) -> list[str]:
         pytest_args += ["--synthetics-trigger", args.trigger]
     if args.no_history:
         pytest_args.append("--synthetics-no-history")
-    extra: list[str] = list(args.pytest_args)
     return pytest_args + extra
 
 

@@ -322,6 +322,8 @@ class Settings:
     sources: Mapping[tuple[str, ...], str]
     #: The config file read (None: built-in defaults); relative paths in it are relative to it.
     path: Path | None = None
+    #: Where the search for a config file looked (see `discover`); empty when one was named.
+    searched: tuple[Path, ...] = ()
 
     @property
     def folder(self) -> Path:
@@ -402,28 +404,78 @@ def _source(sources: Mapping[tuple[str, ...], str], path: Sequence[str]) -> str:
     return "defaults"
 
 
-def _read_file(path: Path | None) -> tuple[dict[str, Any], str]:
+#: The environment variable that names the config file (after `--config`, before the search).
+ENV_CONFIG = "SYNTHETICS_CONFIG"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Which config file a run reads, how it was chosen, and where it was looked for.
+
+    `--config PATH`, else `SYNTHETICS_CONFIG`, else the first `synthetics.toml` in the working
+    folder or one of its parents; none found means the built-in defaults (`path` None).
+    """
+
+    path: Path | None
+    #: What chose it: `--config`, `SYNTHETICS_CONFIG`, the search (`found`), or `defaults`.
+    chosen_by: str
+    #: The files the search looked at, nearest first (empty when the file was named).
+    searched: tuple[Path, ...] = ()
+
+
+def discover(path: Path | None, env: Mapping[str, str], cwd: Path) -> Discovery:
+    """The config file to read: `--config`, then `SYNTHETICS_CONFIG`, then the search upwards."""
+    if path is not None:
+        return Discovery(path, "--config")
+    named = env.get(ENV_CONFIG, "").strip()
+    if named:
+        return Discovery(cwd / Path(named).expanduser(), ENV_CONFIG)
+    searched: list[Path] = []
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / DEFAULT_FILE
+        searched.append(candidate)
+        if candidate.is_file():
+            return Discovery(candidate, "found", tuple(searched))
+    return Discovery(None, "defaults", tuple(searched))
+
+
+def _read_file(found: Discovery) -> tuple[dict[str, Any], str]:
+    path = found.path
     if path is None:
-        default = Path(DEFAULT_FILE)
-        if not default.exists():
-            return {}, "defaults"
-        path = default
+        return {}, "defaults"
+    key = ENV_CONFIG if found.chosen_by == ENV_CONFIG else "--config"
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", key="--config") from None
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", key=key) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
-            f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8", key="--config"
+            f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8", key=key
         ) from None
     try:
         return tomllib.loads(text), str(path)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", key="--config") from None
+        raise ConfigError(f"{path} is not valid TOML: {exc}", key=key) from None
+
+
+def _looked_for(searched: Sequence[Path]) -> str:
+    """The search, said in a few words: the files looked for, nearest first."""
+    return ", ".join(str(p) for p in searched)
+
+
+def defaults_notice(settings: Settings) -> str | None:
+    """What to tell a person whose run found no config file (None when one was read)."""
+    if settings.path is not None:
+        return None
+    return (
+        f"no {DEFAULT_FILE} found (looked for {_looked_for(settings.searched)}); using the "
+        f"built-in defaults (target {settings.target_name}). Give --config PATH or set "
+        f"{ENV_CONFIG}"
+    )
 
 
 #: `SYNTHETICS_` variables that are not config keys: they are read elsewhere, never merged.
-RESERVED_ENV = frozenset({"SYNTHETICS_CONFIG"})
+RESERVED_ENV = frozenset({ENV_CONFIG})
 
 
 def config_environment(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -499,12 +551,18 @@ def load(
     sets: Sequence[str] = (),
     target: str | None = None,
     env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Settings:
-    """Read, merge, interpolate and validate; raises ConfigError naming the key and its source."""
+    """Read, merge, interpolate and validate; raises ConfigError naming the key and its source.
+
+    The file is `path` (`--config`), else `SYNTHETICS_CONFIG`, else the nearest `synthetics.toml`
+    in `cwd` (default: the working folder) or its parents; without one, the built-in defaults.
+    """
     environ = dict(os.environ if env is None else env)
     sources: dict[tuple[str, ...], str] = {}
     raw: dict[str, Any] = {}
-    data, file_source = _read_file(path)
+    found = discover(path, environ, Path.cwd() if cwd is None else cwd)
+    data, file_source = _read_file(found)
     _merge(raw, data, file_source, sources)
     for key_path, value, source in [*_environment(environ), *_assignments(sets)]:
         _merge(raw, _nest(key_path, value), source, sources)
@@ -520,6 +578,13 @@ def load(
     if not isinstance(name, str) or name not in targets:
         known = ", ".join(sorted(targets))
         where = "--target" if target else _source(sources, ("default_target",))
+        if found.path is None:
+            known += (
+                f" (no {DEFAULT_FILE} was found: looked for {_looked_for(found.searched)}; "
+                f"give --config PATH or set {ENV_CONFIG})"
+            )
+        else:
+            known += f" (in {found.path})"
         raise ConfigError(
             f"unknown target {name!r}; configured targets: {known}", key="target", source=where
         )
@@ -533,8 +598,13 @@ def load(
         config = Config.model_validate(raw)
     except ValidationError as exc:
         raise _translate(exc, sources) from None
-    used = Path(file_source) if file_source != "defaults" else None
-    return Settings(config=config, target_name=name, sources=sources, path=used)
+    return Settings(
+        config=config,
+        target_name=name,
+        sources=sources,
+        path=found.path,
+        searched=found.searched,
+    )
 
 
 def _translate(exc: ValidationError, sources: Mapping[tuple[str, ...], str]) -> ConfigError:

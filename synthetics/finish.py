@@ -131,10 +131,12 @@ class Alerting:
 
 def default_outputs(finish: Finish) -> list[Output]:
     """The run's stages: history (and the rules over it) when enabled, alerting and the
-    heartbeat when configured, then results.json."""
+    heartbeat when configured, the exporters, then junit.xml and results.json."""
+    from synthetics.exporters.junit import JunitXml
+
     stages: list[Output] = []
     if finish.settings is None:
-        return [ResultsJson()]
+        return [JunitXml(), ResultsJson()]
     if finish.history:
         stages.append(History())
     stages.append(Alerting())
@@ -145,7 +147,7 @@ def default_outputs(finish: Finish) -> list[Output]:
     from synthetics.exporters import prometheus
 
     stages.extend(prometheus.outputs(finish, exporter=finish.exporter))
-    stages.append(ResultsJson())
+    stages += [JunitXml(), ResultsJson()]
     return stages
 
 

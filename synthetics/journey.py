@@ -20,6 +20,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -49,6 +50,14 @@ from synthetics.inbox.base import Inbox, InboxError, ReceivedEmail, find_confirm
 from synthetics.users import Registry, Throwaway, new_password
 
 Monotonic = Callable[[], float]
+#: Told about a long wait while it lasts: `with waiting("waiting for the confirmation email",
+#: 120):` (the terminal shows its progress).
+Waiting = Callable[[str, float], AbstractContextManager[object]]
+
+
+def unwatched(what: str, total: float) -> AbstractContextManager[object]:
+    """Nobody watches the wait."""
+    return nullcontext()
 
 
 class Blocked(Exception):
@@ -186,8 +195,10 @@ class Journey:
         browser: BrowserThread | None = None,
         monotonic: Monotonic = time.monotonic,
         pause: Callable[[float], None] = time.sleep,
+        waiting: Waiting = unwatched,
     ) -> None:
         self.api = api
+        self.waiting = waiting
         self.official = official
         self.browser = browser
         self.inbox = inbox
@@ -446,7 +457,8 @@ class Journey:
         assert signup.user is not None
         timeout = self.config.thresholds.email_timeout_s
         try:
-            found = self._wait_for_email(signup, outcome, timeout)
+            with self.waiting("waiting for the confirmation email", timeout):
+                found = self._wait_for_email(signup, outcome, timeout)
         except InboxError as exc:
             return _failure(
                 outcome,

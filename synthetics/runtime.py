@@ -30,7 +30,7 @@ from synthetics.deeplink.browser import (
 from synthetics.errors import SyntheticsError
 from synthetics.inbox import build_inbox
 from synthetics.inbox.base import Inbox
-from synthetics.journey import Journey
+from synthetics.journey import Journey, Waiting, unwatched
 from synthetics.redact import Redactor
 from synthetics.results import CheckResult, RunResult
 from synthetics.severity import evaluate
@@ -83,6 +83,8 @@ class Runtime:
     cleanup_report: CleanupReport | None = None
     #: `synthetics run`'s handle (signals, the run deadline), when the run has one.
     control: RunControl | None = None
+    #: Who shows a long wait's progress (the terminal, when it draws one).
+    waiting: Waiting = unwatched
     _recorders: list[Recorder] = field(default_factory=list)
     _inbox_client: httpx.Client | None = None
     #: What this runtime started itself (and so stops): a browser or sandbox handed in by
@@ -173,6 +175,7 @@ class Runtime:
             users=self.users,
             run_id=self.run_id,
             browser=self.browser,
+            waiting=self.waiting,
         )
 
     def app_site(self) -> str:

@@ -53,7 +53,8 @@ def store_for(settings: config_module.Settings, config_path: Path | None) -> Sql
     """The history store `[history] url` names (HistoryError, never the URL, on failure)."""
     from synthetics.history.store import open_store
 
-    return open_store(settings.config.history.resolved_url(config_folder(config_path)))
+    folder = config_folder(config_path) if config_path is not None else settings.folder
+    return open_store(settings.config.history.resolved_url(folder))
 
 
 @dataclass

@@ -2,8 +2,17 @@
 
 Checks are ordinary pytest tests marked `@pytest.mark.check("<id>")`. They assert and measure
 through the `check` fixture (`synthetics.plugin.api`); `outcome` turns each test's outcome into a
-status with `severity`; `reporting` keeps secrets and junk out of pytest's own reports; the end of
-the session hands the run to `synthetics.finish`. Plugin state lives in `config.stash`.
+status with `severity`; `reporting` keeps secrets and junk out of pytest's own reports;
+`terminal` and `html_report` show the run; the end of the session hands the run to
+`synthetics.finish`. Plugin state lives in `config.stash`.
+
+Installed, the plugin loads in every pytest session (the `pytest11` entry point; from a checkout
+the top-level conftest.py loads it), and stays inert unless the session runs checks: a
+`--synthetics-*` option was given, or the paths given are the bundled checks. Then
+`pytest --synthetics-target staging` with no paths runs the bundled checks instead of the
+project's `testpaths`; otherwise the checks are never collected by accident (`pytest .`).
+Check ids are keywords (`-k email.delivery`, `-k "rpc and feed"`) and groups are markers
+(`-m security`).
 
 A run that does not finish (SIGINT/SIGTERM, `-x`, a deadline) still reports every check: what did
 not run is `blocked` by `interrupted`, cleanup is reported from what the teardown did, and the
@@ -12,8 +21,9 @@ exit code is 4.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +44,10 @@ from synthetics.errors import ConfigError, SyntheticsError
 from synthetics.finish import Finish, finish
 from synthetics.journey import Blocked, Journey, NotApplicable
 from synthetics.plugin.api import CheckFailed, CheckRecord
+from synthetics.plugin.html_report import HtmlReport, html_extras
 from synthetics.plugin.outcome import check_id, not_run, result_for
-from synthetics.plugin.reporting import (
-    HtmlColumns,
-    headline,
-    html_extras,
-    redact_report,
-    save_attachments,
-    terminal_table,
-)
+from synthetics.plugin.reporting import redact_report, save_attachments
+from synthetics.plugin.terminal import Live, footer, output_files, rows, width_of
 from synthetics.results import RunResult
 from synthetics.runtime import Runtime
 from synthetics.severity import exit_code
@@ -56,8 +61,14 @@ RUN = pytest.StashKey[RunResult]()
 LOGS = pytest.StashKey[AbstractContextManager[None]]()
 #: Our exit code for the session (`verdict`), for `synthetics run` to return.
 EXIT = pytest.StashKey[int]()
+#: The live terminal, when `synthetics run` draws its own (`--synthetics-live`).
+LIVE = pytest.StashKey[Live]()
 #: The checks that need Chromium.
 BROWSER_CHECKS = browser_checks()
+#: The bundled checks.
+CHECKS_DIR = Path(__file__).resolve().parents[1] / "checks"
+#: The files of a run, in the report directory (contract).
+OUTPUTS = ("results.json", "report.html", "junit.xml")
 
 
 # -- options and configuration ---------------------------------------------------------------
@@ -88,13 +99,65 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="what started the run: schedule, release, manual or ci (default: from "
         "GITHUB_EVENT_NAME, else manual)",
     )
+    group.addoption(
+        "--synthetics-live",
+        action="store_true",
+        default=False,
+        help="a line per check as it finishes and a progress line during long waits, instead "
+        "of pytest's dots (what `synthetics run` shows)",
+    )
+    group.addoption(
+        "--synthetics-environment",
+        action="store_true",
+        default=False,
+        help="keep the Python, platform and plugin versions in report.html",
+    )
 
 
+#: The options that ask for a synthetics run, with the value each has when not given.
+_ASKING: dict[str, object] = {
+    "--synthetics-target": None,
+    "--synthetics-config": None,
+    "--synthetics-set": [],
+    "--synthetics-fault": [],
+    "--synthetics-only": None,
+    "--synthetics-report-dir": "reports",
+    "--synthetics-no-history": False,
+    "--synthetics-trigger": None,
+    "--synthetics-live": False,
+}
+
+
+def _paths(config: pytest.Config) -> list[Path]:
+    """The paths pytest was given (node ids without their `::test` part)."""
+    here = config.invocation_params.dir
+    return [(here / arg.split("::", 1)[0]).resolve() for arg in config.args]
+
+
+def _inside_checks(path: Path) -> bool:
+    return path == CHECKS_DIR or CHECKS_DIR in path.parents
+
+
+def wanted(config: pytest.Config) -> bool:
+    """Whether this session runs synthetic checks (otherwise the plugin stays out of the way)."""
+    asked = any(config.getoption(name) != unset for name, unset in _ASKING.items())
+    return asked or any(_inside_checks(p) for p in _paths(config))
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the markers and validate the run plan (config errors stop before any request)."""
+    """Register the markers; in a session that runs checks, validate the run plan (config
+    errors stop before any request) and set up its outputs.
+
+    First of the configure hooks: pytest-html and pytest-metadata read what this sets.
+    """
     config.addinivalue_line("markers", "check(id): the contract id of a synthetic check")
     for group in GROUPS:
         config.addinivalue_line("markers", f"{group}: the {group} checks")
+    if not wanted(config):
+        return
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        config.args[:] = [str(CHECKS_DIR)]  # `pytest --synthetics-target x`: the checks
     path = config.getoption("--synthetics-config")
     try:
         settings = config_module.load(
@@ -116,6 +179,9 @@ def pytest_configure(config: pytest.Config) -> None:
     launchers = [p for p in plugins if isinstance(p, SandboxLauncher)]
     browsers = [p for p in plugins if isinstance(p, BrowserThread)]  # started by `synthetics run`
     controls = [p for p in plugins if isinstance(p, RunControl)]
+    notice = config_module.defaults_notice(settings)
+    if notice and not controls:  # `synthetics run` said so already
+        print(f"synthetics: {notice}", file=sys.stderr)
     config.stash[RUNTIME] = Runtime(
         run_plan,
         launcher=launchers[0] if launchers else None,
@@ -126,15 +192,81 @@ def pytest_configure(config: pytest.Config) -> None:
     redacting = config.stash[RUNTIME].redactor.logging()
     redacting.__enter__()
     config.stash[LOGS] = redacting
+    _outputs(config, run_plan.report_dir, settings.target_name)
+
+
+def _outputs(config: pytest.Config, report_dir: Path, target: str) -> None:
+    """report.html in the report directory, however the checks are run (`synthetics run` names
+    it itself), and the live terminal when asked for."""
     if config.pluginmanager.hasplugin("html"):
-        config.pluginmanager.register(HtmlColumns(settings.target_name), "synthetics-html")
+        if not config.getoption("htmlpath", None):
+            config.option.htmlpath = str(report_dir / "report.html")
+            config.option.self_contained_html = True
+        report = HtmlReport(
+            target,
+            lambda: config.stash.get(RUN, None),
+            environment=config.getoption("--synthetics-environment"),
+        )
+        config.pluginmanager.register(report, "synthetics-html")
+
+
+ITEMS = pytest.StashKey[dict[str, str]]()
+
+
+def _ids(config: pytest.Config) -> dict[str, str]:
+    """node id → check id of the collected checks."""
+    return config.stash.get(ITEMS, {})
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
+    """report.html shows the run, not the interpreter and plugin versions (unless asked)."""
+    if RUNTIME in config.stash and not config.getoption("--synthetics-environment"):
+        metadata.clear()
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """A session that does not run checks never collects them (`pytest .` at the root)."""
+    if RUNTIME not in config.stash and collection_path.resolve() == CHECKS_DIR:
+        return True
+    return None
+
+
+def pytest_report_teststatus(
+    report: pytest.TestReport, config: pytest.Config
+) -> tuple[str, str, str] | None:
+    """With the live terminal, pytest's dots are off: each check has its own line."""
+    if LIVE in config.stash and config.get_verbosity() <= 0:
+        category = report.outcome if report.when == "call" or not report.passed else ""
+        return category, "", ""
+    return None
+
+
+def _live(config: pytest.Config, runtime: Runtime) -> None:
+    """The live terminal (`--synthetics-live`), drawn on pytest's own terminal writer."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not config.getoption("--synthetics-live") or reporter is None:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    live = Live(
+        config.get_terminal_writer(),
+        tty=bool(reporter.isatty),
+        ids=lambda nodeid: _ids(config).get(nodeid),
+        uncaptured=capture.global_and_fixture_disabled if capture else nullcontext,
+    )
+    config.stash[LIVE] = live
+    runtime.waiting = live.waiting
+    config.pluginmanager.register(live, "synthetics-live")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """The dead-man switch hears that a run started (`[heartbeat] url`); a failed ping is only
-    a notice at the end."""
+    """The live terminal, once pytest's own is there; the dead-man switch hears that a run
+    started (`[heartbeat] url`; a failed ping is only a notice at the end)."""
     runtime = session.config.stash.get(RUNTIME, None)
-    if runtime is None or runtime.settings.config.heartbeat.url is None:
+    if runtime is None:
+        return
+    _live(session.config, runtime)
+    if runtime.settings.config.heartbeat.url is None:
         return
     from synthetics.alerting.heartbeat import Heartbeat
     from synthetics.alerting.sender import Sender
@@ -158,7 +290,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """One `rpc.<function>` check per configured v2 RPC."""
-    if "rpc_function" in metafunc.fixturenames:
+    if "rpc_function" in metafunc.fixturenames and RUNTIME in metafunc.config.stash:
         functions = metafunc.config.stash[RUNTIME].settings.config.rpc.functions
         metafunc.parametrize("rpc_function", functions, ids=functions)
 
@@ -171,12 +303,13 @@ def _rank(item: pytest.Item) -> tuple[int, int, int]:
         return (len(CATALOG), 0, 0)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Checks in catalogue order, marked with their group; `--synthetics-only` keeps the chosen
-    groups (and cleanup)."""
-    if not any(check_id(i) for i in items):
+    """Checks in catalogue order, marked with their group and known by their id (before `-k`
+    and `-m` select); `--synthetics-only` keeps the chosen groups (and cleanup)."""
+    if RUNTIME not in config.stash or not any(check_id(i) for i in items):
         return
     items.sort(key=_rank)  # stable: rpc checks keep the configured order
     budget = config.stash[RUNTIME].check_timeout()
@@ -184,6 +317,7 @@ def pytest_collection_modifyitems(
         cid = check_id(item)
         if cid is not None:
             item.add_marker(spec_for(cid).group)
+            item.extra_keyword_matches.add(cid)  # `-k email.delivery`
             # pytest-timeout's signal method fails the check and lets its cleanup run.
             item.add_marker(pytest.mark.timeout(budget, method="signal"))
     groups = parse_groups(config.getoption("--synthetics-only"))
@@ -198,6 +332,20 @@ def pytest_collection_modifyitems(
             items[:] = keep
     runtime = config.stash[RUNTIME]
     runtime.want_browser = any(check_id(i) in BROWSER_CHECKS for i in items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The run's first line, once the checks it runs are known (after `-k`, `-m`, `--only`)."""
+    config = session.config
+    runtime = config.stash.get(RUNTIME, None)
+    if runtime is None:
+        return
+    found = {i.nodeid: cid for i in session.items if (cid := check_id(i))}
+    config.stash[ITEMS] = found
+    live = config.stash.get(LIVE, None)
+    if live is not None and found:
+        faults = [str(f) for f in runtime.plan.faults]
+        live.begin(runtime.run_id, runtime.settings.target_name, list(found.values()), faults)
 
 
 # -- fixtures --------------------------------------------------------------------------------
@@ -297,9 +445,16 @@ def pytest_runtest_makereport(
         runtime.results.append(result)
         report.user_properties.extend(
             [("check", result.id), ("status", result.status.value), ("message", result.message)]
+            + [
+                ("blocked_by", result.blocked_by or ""),
+                ("duration_ms", f"{result.duration_ms:.1f}"),
+            ]
             + [(k, f"{v:.3f}") for k, v in result.measurements.items()]
         )
         html_extras(report, result, record.attachments)
+        live = item.config.stash.get(LIVE, None)
+        if live is not None:
+            live.show(result)
     redact_report(report, runtime.redactor)
     return report
 
@@ -379,13 +534,22 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    """A table of every check with its status, timing and message, then the alerts."""
+    """The checks not shown yet, then the verdict and its alerts; without the live terminal
+    (pytest's own output, `-- -v`), first a line per check."""
     run = config.stash.get(RUN, None)
-    if run is None:
+    runtime = config.stash.get(RUNTIME, None)
+    if run is None or runtime is None:
         return
-    terminalreporter.section(headline(run))
-    for line in terminal_table(run):
-        terminalreporter.write_line(line)
+    files = output_files(runtime.plan.report_dir, OUTPUTS)
+    live = config.stash.get(LIVE, None)
+    if live is not None:
+        live.finish(run, files)
+        return
+    writer = config.get_terminal_writer()
+    width = width_of(writer, tty=bool(terminalreporter.isatty))
+    terminalreporter.ensure_newline()
+    for line in rows(run, width, writer.markup) + footer(run, width, writer.markup, files):
+        writer.line(line)
 
 
 def verdict(config: pytest.Config) -> int | None:
