@@ -198,7 +198,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _outputs(config: pytest.Config, report_dir: Path, target: str) -> None:
     """report.html in the report directory, however the checks are run (`synthetics run` names
     it itself), and the live terminal when asked for."""
-    if config.pluginmanager.hasplugin("html"):
+    if config.pluginmanager.hasplugin("html") and not config.option.collectonly:
         if not config.getoption("htmlpath", None):
             config.option.htmlpath = str(report_dir / "report.html")
             config.option.self_contained_html = True
@@ -484,8 +484,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     runtime = config.stash.get(RUNTIME, None)
     if runtime is None:
         return
-    if exitstatus == pytest.ExitCode.USAGE_ERROR:
-        return
+    if exitstatus == pytest.ExitCode.USAGE_ERROR or config.option.collectonly:
+        return  # nothing ran: no run to finish (`--collect-only` lists the checks)
     # SIGINT, or SIGTERM turned into KeyboardInterrupt by `synthetics run`, stops the session.
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
     control = runtime.control

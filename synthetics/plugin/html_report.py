@@ -193,7 +193,7 @@ class HtmlReport:
 
     @staticmethod
     def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
-        props = dict(report.user_properties)
+        props = dict(getattr(report, "user_properties", ()))  # a CollectReport has none
         check = props.get("check")
         if check is None:  # not a check's final report (a teardown error): keep pytest's words
             cells.insert(2, '<td class="col-status"></td>')
@@ -213,7 +213,7 @@ class HtmlReport:
 
     @staticmethod
     def pytest_html_results_table_html(report: pytest.TestReport, data: list[str]) -> None:
-        props = dict(report.user_properties)
+        props = dict(getattr(report, "user_properties", ()))
         if "check" not in props:
             return
         if report.skipped or (report.passed and data == ["No log output captured."]):

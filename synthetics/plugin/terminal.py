@@ -261,8 +261,10 @@ class Live:
         ids: Callable[[str], str | None],
         uncaptured: Callable[[], AbstractContextManager[Any]] = nullcontext,
         clock: Callable[[], float] = time.monotonic,
+        ticks: tuple[float, float] = (TICK_TTY_S, TICK_LOG_S),
     ) -> None:
         self.writer = writer
+        self._ticks = ticks
         self.tty = tty
         self._ids = ids
         self._uncaptured = uncaptured
@@ -315,7 +317,7 @@ class Live:
         check = self._current
 
         def tick() -> None:
-            interval = TICK_TTY_S if self.tty else TICK_LOG_S
+            interval = self._ticks[0] if self.tty else self._ticks[1]
             while not stop.wait(interval):
                 self._progress(check, what, self._clock() - started, total)
 
