@@ -512,6 +512,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             else:
                 why = runtime.stop_message or "the run was interrupted before this check ran"
                 runtime.results.append(not_run(cid, root, f"not run: {why}"))
+    report = runtime.cleanup_report
+    if "cleanup" not in wanted and report is not None and (report.attempted or report.left):
+        # `-k`/`-m` left the cleanup check out; the teardown still deleted what the run made.
+        runtime.results.append(runtime.cleanup_result())
     run = runtime.run_result(interrupted=interrupted)
     context = Finish(
         report_dir=runtime.plan.report_dir,
