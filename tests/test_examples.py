@@ -48,7 +48,7 @@ def readme_examples() -> list[Example]:
             if "$ echo $?" in output:
                 code = int(output[output.index("$ echo $?") + 1])
             first = output[0] if output and output[0].startswith("synthetics:") else None
-            status = re.search(r"on sandbox: ([A-Z]+) =", "\n".join(output))
+            status = re.search(r"^([A-Z]+) · sandbox · ", "\n".join(output), flags=re.M)
             examples.append(
                 Example("README", line[2:], code, first, status.group(1) if status else None)
             )
@@ -113,4 +113,4 @@ def test_a_documented_example_does_what_it_says(example: Example, tmp_path: Path
     if example.exit_code is not None:
         assert result.returncode == example.exit_code, output
     if example.headline is not None:
-        assert f"on sandbox: {example.headline} =" in output
+        assert f"{example.headline} · sandbox · " in output

@@ -92,7 +92,7 @@ def run_watch(args: argparse.Namespace) -> int:
             no_history=False,
             pytest_args=[],
         )
-        return _pytest_args(options, target.name)
+        return _pytest_args(options, target.settings)
 
     watch = Watch(targets, every=every, pytest_args=pytest_args, cycles=args.cycles)
     server = uvicorn.Server(

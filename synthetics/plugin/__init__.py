@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,14 @@ from synthetics.plugin.api import CheckFailed, CheckRecord
 from synthetics.plugin.html_report import HtmlReport, html_extras
 from synthetics.plugin.outcome import check_id, not_run, result_for
 from synthetics.plugin.reporting import redact_report, save_attachments
-from synthetics.plugin.terminal import Live, footer, output_files, rows, width_of
+from synthetics.plugin.terminal import (
+    Live,
+    footer,
+    output_files,
+    rows,
+    terminal_stream,
+    width_of,
+)
 from synthetics.results import RunResult
 from synthetics.runtime import Runtime
 from synthetics.severity import exit_code
@@ -210,14 +217,6 @@ def _outputs(config: pytest.Config, report_dir: Path, target: str) -> None:
         config.pluginmanager.register(report, "synthetics-html")
 
 
-ITEMS = pytest.StashKey[dict[str, str]]()
-
-
-def _ids(config: pytest.Config) -> dict[str, str]:
-    """node id → check id of the collected checks."""
-    return config.stash.get(ITEMS, {})
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_metadata(metadata: dict[str, Any], config: pytest.Config) -> None:
     """report.html shows the run, not the interpreter and plugin versions (unless asked)."""
@@ -247,14 +246,13 @@ def _live(config: pytest.Config, runtime: Runtime) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if not config.getoption("--synthetics-live") or reporter is None:
         return
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    live = Live(
-        config.get_terminal_writer(),
-        tty=bool(reporter.isatty),
-        ids=lambda nodeid: _ids(config).get(nodeid),
-        uncaptured=capture.global_and_fixture_disabled if capture else nullcontext,
-    )
+    # The progress line comes from whichever thread waits, while pytest captures a check's
+    # output: it gets a descriptor of its own on the same terminal.
+    progress = terminal_stream(sys.stdout)
+    live = Live(config.get_terminal_writer(), tty=bool(reporter.isatty), progress=progress)
     config.stash[LIVE] = live
+    if progress is not None:
+        config.add_cleanup(progress.close)
     runtime.waiting = live.waiting
     config.pluginmanager.register(live, "synthetics-live")
 
@@ -341,7 +339,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if runtime is None:
         return
     found = {i.nodeid: cid for i in session.items if (cid := check_id(i))}
-    config.stash[ITEMS] = found
     live = config.stash.get(LIVE, None)
     if live is not None and found:
         faults = [str(f) for f in runtime.plan.faults]

@@ -20,10 +20,10 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TextIO
 
 from synthetics.results import CheckResult, RunResult
 from synthetics.status import Status
@@ -248,9 +248,12 @@ class Live:
     """`synthetics run`'s terminal: a line per check as it finishes, a progress line during long
     waits, the verdict at the end. A pytest plugin object; pytest's dots are off meanwhile.
 
-    `uncaptured` lifts pytest's output capture while the progress line is drawn (a wait happens
-    inside a check, whose output pytest captures); `tty` redraws the line in place, else a line
-    is appended every `TICK_LOG_S` seconds, as a CI log wants.
+    The wait may happen on any thread (the journey awaits the email in the background) while a
+    check runs and pytest captures its output, so the progress line goes to `progress`, a
+    stream of its own on the same terminal (a duplicate of its file descriptor, which pytest's
+    capture leaves alone), never through pytest's capture. On a terminal (`tty`) the line is
+    redrawn in place each second and erased before the next check's line; in a log a line is
+    appended every `TICK_LOG_S` seconds.
     """
 
     def __init__(
@@ -258,21 +261,18 @@ class Live:
         writer: Writer,
         *,
         tty: bool,
-        ids: Callable[[str], str | None],
-        uncaptured: Callable[[], AbstractContextManager[Any]] = nullcontext,
+        progress: TextIO | None = None,
         clock: Callable[[], float] = time.monotonic,
         ticks: tuple[float, float] = (TICK_TTY_S, TICK_LOG_S),
     ) -> None:
         self.writer = writer
-        self._ticks = ticks
         self.tty = tty
-        self._ids = ids
-        self._uncaptured = uncaptured
+        self._progress_out = progress
         self._clock = clock
+        self._ticks = ticks
         self._lock = threading.Lock()
         self._layout: Layout | None = None
         self._shown: set[str] = set()
-        self._current: str | None = None
         self._drawn = False
 
     @property
@@ -284,10 +284,6 @@ class Live:
         """The run's first line, and the table's columns for its checks."""
         self._layout = Layout.for_ids(list(ids), self.width)
         self.writer.line(fit(banner(run_id, target, len(ids), faults), self.width), bold=True)
-
-    def pytest_runtest_logstart(self, nodeid: str, location: object) -> None:
-        """Remember which check runs now (the progress line names it)."""
-        self._current = self._ids(nodeid)
 
     def show(self, check: CheckResult) -> None:
         """A check's line, as soon as its result is known."""
@@ -302,24 +298,25 @@ class Live:
         """The lines of checks reported at the end (what did not run, cleanup from the
         teardown), then the verdict and its alerts."""
         layout = self._layout or Layout.for_ids([c.id for c in run.checks], self.width)
-        for check in run.checks:
-            if check.id not in self._shown:
-                self.writer.line(row(check, layout, self.writer.markup))
-        for line in footer(run, self.width, self.writer.markup, files):
-            self.writer.line(line)
-        self.writer.flush()
+        with self._lock:
+            self._erase()
+            for check in run.checks:
+                if check.id not in self._shown:
+                    self.writer.line(row(check, layout, self.writer.markup))
+            for line in footer(run, self.width, self.writer.markup, files):
+                self.writer.line(line)
+            self.writer.flush()
 
     @contextmanager
     def waiting(self, what: str, total: float) -> Iterator[None]:
         """Show `what` with the seconds waited while the block runs (nothing for a short wait)."""
         stop = threading.Event()
         started = self._clock()
-        check = self._current
 
         def tick() -> None:
             interval = self._ticks[0] if self.tty else self._ticks[1]
             while not stop.wait(interval):
-                self._progress(check, what, self._clock() - started, total)
+                self._progress(what, self._clock() - started, total)
 
         ticker = threading.Thread(target=tick, name="synthetics-progress", daemon=True)
         ticker.start()
@@ -328,24 +325,38 @@ class Live:
         finally:
             stop.set()
             ticker.join()
-            with self._lock, self._uncaptured():
+            with self._lock:
                 self._erase()
 
-    def _progress(self, check: str | None, what: str, waited: float, total: float) -> None:
-        where = f"{check}: " if check else ""
-        text = fit(f"{where}{what}… {waited:.0f} s / {total:.0f} s", self.width)
-        with self._lock, self._uncaptured():
+    def _write(self, text: str) -> None:
+        if self._progress_out is None:
+            self.writer.write(text, flush=True)
+        else:
+            self._progress_out.write(text)
+            self._progress_out.flush()
+
+    def _progress(self, what: str, waited: float, total: float) -> None:
+        text = fit(f"{what}… {waited:.0f} s / {total:.0f} s", self.width)
+        with self._lock:
             if self.tty:
-                self.writer.write("\r" + text + " " * (self.width - cells(text)), flush=True)
+                self._write("\r" + text + " " * (self.width - cells(text)))
                 self._drawn = True
             else:
-                self.writer.line(text)
-                self.writer.flush()
+                self._write(text + "\n")
 
     def _erase(self) -> None:
         if self._drawn:
-            self.writer.write("\r" + " " * self.width + "\r", flush=True)
+            self._write("\r" + " " * self.width + "\r")
             self._drawn = False
+
+
+def terminal_stream(writer_file: object) -> TextIO | None:
+    """A stream of its own on the terminal pytest writes to (None when it has no descriptor)."""
+    try:
+        fd = writer_file.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None
+    return os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace", closefd=True)
 
 
 #: Columns for output that goes to a log, not a terminal (unless `COLUMNS` says otherwise).

@@ -87,9 +87,7 @@ def test_the_terminal_shows_a_line_per_check_and_the_wait(warning_run: dict[str,
     visible = [ANSI.sub("", line) for line in screen(output)]
     assert all(cells(line) <= COLUMNS for line in visible), max(visible, key=cells)
     # The wait said how long it had waited, redrawn in place, then gave way to the row.
-    assert re.search(
-        r"\remail\.delivery: waiting for the confirmation email… [12] s / 20 s", output
-    )
+    assert re.search(r"\rwaiting for the confirmation email… [12] s / 20 s", output)
     row = next(line for line in visible if line.startswith("email.delivery "))
     assert "warning" in row and "arrived after" in row
     assert not any(re.fullmatch(r"[.sF]+\s*(\[\s*\d+%\])?", line) for line in visible if line)

@@ -36,10 +36,12 @@ def collected(result: pytest.RunResult) -> list[str]:
     return [line for line in result.outlines if "::" in line and not line.startswith(" ")]
 
 
-def test_other_test_suites_never_meet_it(pytester: pytest.Pytester) -> None:
+def test_other_test_suites_never_meet_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makepyfile(test_unit="def test_ok():\n    assert True\n")
     # A config value that cannot be right: a session that runs checks would stop at it.
-    os.environ["SYNTHETICS_RETRIES"] = "true"
+    monkeypatch.setenv("SYNTHETICS_RETRIES", "true")
     result = pytester.runpytest_subprocess("-p", "synthetics.plugin", "-q")
     result.assert_outcomes(passed=1)
     assert "synthetics" not in result.stdout.str() + result.stderr.str()
