@@ -54,6 +54,7 @@ _STYLE = """
   body { color: #24292f; }
   #results-table { color: #24292f; }
   .col-message { white-space: normal; max-width: 60em; }
+  .logwrapper:not(:has(.log)) { display: none; }
   .col-status { font-weight: bold; }
   #synthetics-run { border: 1px solid #d0d7de; border-left: 8px solid var(--run); padding: 8px 16px;
     margin: 8px 0 16px; font-size: 14px; }
@@ -130,11 +131,13 @@ def header_html(run: RunResult) -> str:
 
 def check_table(result: CheckResult) -> str:
     """The check's status, message, measurements and evidence, shown under its row."""
-    rows = [("status", result.status.value), ("message", result.message)]
+    rows = [("status", result.status.value)]
+    if result.status is Status.BLOCKED and result.blocked_by:
+        rows.append(("blocked by", result.blocked_by))  # the root's own row says why, once
+    else:
+        rows.append(("message", result.message))
     if result.reason:
         rows.append(("reason", result.reason))
-    if result.blocked_by:
-        rows.append(("blocked by", result.blocked_by))
     rows += [(k, f"{v:g}") for k, v in result.measurements.items()]
     rows += list(result.evidence.items())
     cells = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
