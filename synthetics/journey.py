@@ -486,9 +486,8 @@ class Journey:
         self.api.redactor.add(link, *_link_tokens(link))
         outcome.link = link
         outcome.ok = True
-        sla = self.config.thresholds.email_sla_s
-        late = f", later than the {sla:g} s SLA" if delivery_s > sla else ""
-        outcome.message = f"'{found.subject}' arrived after {delivery_s:.2f} s{late}"
+        # Lateness against the SLA is graded (and said) by severity.grade.
+        outcome.message = f"'{found.subject}' arrived after {delivery_s:.2f} s"
         return outcome
 
     def _wait_for_email(

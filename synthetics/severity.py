@@ -243,10 +243,14 @@ def _runbook(check: Judged) -> str:
 
 
 def _cause_key(check: Judged) -> tuple[str, str, str | None]:
-    """RPCs failing or slow for the same reason are one cause; any other check is its own."""
-    base = spec_for(check.id).id
-    if base == "rpc":
+    """RPCs failing or slow for the same reason are one cause, every proven security exposure
+    is one (one incident, one page: the probes that proved it are listed inside); any other
+    check is its own."""
+    spec = spec_for(check.id)
+    if spec.id == "rpc":
         return ("rpc", check.status.value, check.reason)
+    if spec.security and check.status is Status.CRITICAL and check.reason == "exposed":
+        return ("security", check.status.value, check.reason)
     return (check.id, check.status.value, check.reason)
 
 
@@ -291,18 +295,24 @@ def alerts(checks: Sequence[Judged], thresholds: Any = None) -> list[Alert]:
     for key, cause in causes.items():
         ids = tuple(c.id for c in cause.checks)
         blocked = tuple(c.id for c in checks if c.blocked_by in ids)
-        grouped = key[0] == "rpc" and (len(ids) > 1 or cause.reason == "slow")
-        message = (
-            _rpc_message(cause, total_rpcs, thresholds)
-            if key[0] == "rpc"
-            else ids and cause.checks[0].message
+        grouped = (key[0] == "rpc" and (len(ids) > 1 or cause.reason == "slow")) or (
+            key[0] == "security" and len(ids) > 1
         )
+        if key[0] == "rpc":
+            message = _rpc_message(cause, total_rpcs, thresholds)
+        elif key[0] == "security" and len(ids) > 1:
+            shown = "; ".join(
+                f"{c.id}: {c.message.removeprefix('SECURITY: ')}" for c in cause.checks
+            )
+            message = f"SECURITY: {len(ids)} checks proved anon or cross-user access — {shown}"
+        else:
+            message = cause.checks[0].message
         if blocked:
             message = f"{message} [{len(blocked)} dependent check(s) blocked]"
         found.append(
             Alert(
                 severity=cause.severity,
-                check="rpc.*" if grouped else ids[0],
+                check=f"{key[0]}.*" if grouped else ids[0],
                 message=str(message),
                 runbook=cause.runbook,
                 checks=ids,

@@ -63,10 +63,13 @@ def immediate(alert: Alert) -> bool:
     """A security finding: critical, in group security, and not undecided. It fires at once."""
     if alert.severity is not Status.CRITICAL or alert.reason in UNDECIDED:
         return False
-    try:
-        return spec_for(alert.check).security
-    except KeyError:
-        return False
+    for name in alert.checks or (alert.check,):  # `security.*` groups several checks
+        try:
+            if spec_for(name).security:
+                return True
+        except KeyError:
+            continue
+    return False
 
 
 def observe(
