@@ -29,18 +29,25 @@ comment on table public.posts is 'Posts of the home feed';
 alter table public.posts
   add column;
 """
+ROOT = Path(__file__).parents[1]
 #: Machine PostgreSQL with the platform extensions (the app-schema base needs one).
 MACHINE = next((i for i in installed() if not i.missing(["pgcrypto", "uuid-ossp"])), None)
 
 
-def rehearse(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """`synthetics rehearse ARGS --report-dir tmp/out`, as in a GitHub job (summary file set)."""
+def rehearse(
+    tmp_path: Path, *args: str, timeout: float = 300, cwd: Path | None = None, actions: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`synthetics rehearse ARGS --report-dir tmp/out`, with a job summary file as in a GitHub
+    job (and `GITHUB_ACTIONS=true` with `actions`: annotations)."""
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
     env.pop("GITHUB_ACTIONS", None)
+    if actions:
+        env["GITHUB_ACTIONS"] = "true"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     command = [sys.executable, "-m", "synthetics.cli", "rehearse", *args]
     command += ["--report-dir", str(tmp_path / "out")]
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        command, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd, check=False
     )
 
 
@@ -104,16 +111,22 @@ def test_a_harmless_migration_passes(tmp_path: Path) -> None:
 
 
 def test_a_syntax_error_is_exit_3_naming_the_file_and_line(tmp_path: Path) -> None:
-    migration = write(tmp_path / "20250301000000_broken.sql", BROKEN)
-    done = rehearse(tmp_path, "--next", str(migration))
+    app = tmp_path / "app"
+    write(app / "supabase" / "migrations" / "20250301000000_broken.sql", BROKEN)
+    name = "supabase/migrations/20250301000000_broken.sql"
+    done = rehearse(tmp_path, "--next", name, cwd=app, actions=True)
     assert done.returncode == 3, done.stdout + done.stderr
     assert "rehearse: a next file does not apply: " in done.stderr
-    assert f"{migration}:5: `alter table public.posts add column` failed: syntax error" in (
-        done.stderr
-    )
+    assert f"{name}:5: `alter table public.posts add column` failed: syntax error" in done.stderr
     assert "(SQLSTATE 42601)" in done.stderr
+    # In Actions the error sits on the file's line in the pull request, and the summary says why.
+    annotation = next(line for line in done.stdout.splitlines() if line.startswith("::error "))
+    assert f"file={name.replace(':', '%3A')},line=5::" in annotation
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("## synthetics rehearse: a next file does not apply (exit 3)")
+    assert "20250301000000\\_broken\\.sql\\:5" in summary
     # Nothing ran: the runs only start once both schemas load.
-    assert not (tmp_path / "out" / "before").exists()
+    assert not (app / "reports").exists() and not (tmp_path / "out" / "before").exists()
 
 
 def test_a_renamed_parameter_names_what_the_app_still_sends(tmp_path: Path) -> None:

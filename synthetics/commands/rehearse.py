@@ -30,7 +30,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from synthetics.commands._common import add_config_options, check_report_dir, load
-from synthetics.errors import ConfigError, DatabaseError, MigrationError
+from synthetics.errors import ConfigError, DatabaseError, MigrationError, SandboxError
 
 if TYPE_CHECKING:
     from synthetics.rehearsal.diff import Diff
@@ -170,6 +170,8 @@ def plan(args: argparse.Namespace) -> Plan:
         raise ConfigError("only applies with --migrations", key="--continue-on-error")
     install = install_for(base, args.postgres_bin, following)
     check_report_dir(args.report_dir)
+    for name in ("rehearse.json", "rehearse.html"):  # never a stale verdict beside a failed one
+        (args.report_dir / name).unlink(missing_ok=True)
     return Plan(base, following, install, args.report_dir, settings.config.run_timeout, dropped)
 
 
@@ -187,7 +189,8 @@ def _sandbox(rehearsal: Plan, following: Migrations | None) -> Any:
 
 
 def _prepare(rehearsal: Plan, stream: TextIO) -> int | None:
-    """Load both schemas once (building their templates); exit 3 when one does not load."""
+    """Load both schemas once (building their templates); exit 3 when one does not load, 4 when
+    the database could not run at all."""
     sides = (("the schema as it is", None), ("the next files", rehearsal.next))
     for label, following in sides:
         database = _sandbox(rehearsal, following).database
@@ -198,13 +201,52 @@ def _prepare(rehearsal: Plan, stream: TextIO) -> int | None:
                 "a next file does not apply" if following else "the schema as it is does not load"
             )
             print(f"synthetics: rehearse: {what}: {exc}", file=sys.stderr)
+            _report_load_failure(what, exc, stream)
             return EXIT_USAGE
+        except SandboxError as exc:
+            print(f"synthetics: rehearse: the database did not start: {exc}", file=sys.stderr)
+            return EXIT_UNFINISHED
         report = database.next_report if following else database.load_report
         if report is not None:
             print(f"rehearse: {label}: {report.summary()}", file=stream)
             for failure in report.failures:
                 print(f"  FAILED {failure}", file=stream)
     return None
+
+
+def _report_load_failure(what: str, error: MigrationError, stream: TextIO) -> None:
+    """In Actions: the failing statement as an annotation on its file and line, and the job
+    summary says why nothing ran."""
+    from synthetics.alerting.github import command as workflow_command
+    from synthetics.alerting.github import md
+
+    failures = list(error.failures)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for failure in failures[:_ANNOTATIONS]:
+            print(
+                workflow_command(
+                    "error",
+                    str(failure),
+                    title=f"rehearse: {what}",
+                    file=failure.file,
+                    line=str(failure.line),
+                ),
+                file=stream,
+            )
+    summary = os.environ.get("GITHUB_STEP_SUMMARY", "")
+    if summary:
+        lines = [f"## synthetics rehearse: {md(what)} (exit {EXIT_USAGE})", ""]
+        lines += [f"- {md(str(failure))}" for failure in failures] or [f"- {md(str(error))}"]
+        lines += ["", "Nothing ran: the checks start once both schemas load.", ""]
+        _append_summary(Path(summary), "\n".join(lines))
+
+
+def _append_summary(path: Path, text: str) -> None:
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        print(f"rehearse: cannot append to the job summary: {exc.strerror}", file=sys.stderr)
 
 
 def _run_command(args: argparse.Namespace, rehearsal: Plan, folder: Path, after: bool) -> list[str]:
@@ -325,6 +367,9 @@ def run_rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     runs: dict[str, render.Side] = {}
     try:
         for side in ("before", "after"):
+            if child.stopped is not None:
+                print(f"synthetics: rehearse: stopped ({child.stopped})", file=sys.stderr)
+                return EXIT_UNFINISHED
             folder = rehearsal.report_dir / side
             check_report_dir(folder)
             (folder / "results.json").unlink(missing_ok=True)
@@ -395,11 +440,7 @@ def run_rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     )
     summary = os.environ.get("GITHUB_STEP_SUMMARY", "")
     if summary:
-        try:
-            with Path(summary).open("a", encoding="utf-8") as handle:
-                handle.write(render.markdown(doc))
-        except OSError as exc:
-            print(f"rehearse: cannot append to the job summary: {exc.strerror}", file=sys.stderr)
+        _append_summary(Path(summary), render.markdown(doc))
     if os.environ.get("GITHUB_ACTIONS") == "true":
         for change in diff.worse[:_ANNOTATIONS]:
             title = f"rehearse: {change.check} {change.before_status} → {change.after_status}"
