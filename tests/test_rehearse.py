@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from synthetics.sandbox.database import schema_sql
@@ -181,6 +184,50 @@ def test_the_apps_own_sql_as_base_with_the_new_file_left_out_of_it(tmp_path: Pat
     assert [c["check"] for c in worse] == ["security.anon_rpc"]
     assert worse[0]["summary"] == "1 new function executable by anon: hello"
     assert "it is a next file" in done.stdout
+
+
+def test_a_stop_is_passed_on_and_the_rehearsal_did_not_finish(tmp_path: Path) -> None:
+    migration = write(tmp_path / "20250301000000_feed_index.sql", HARMLESS)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("GITHUB_STEP_SUMMARY", None)
+    command = [sys.executable, "-m", "synthetics.cli", "rehearse", "--next", str(migration)]
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [*command, "--report-dir", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        # Bounded polling for the before run's own database: the run is well under way then.
+        deadline = time.monotonic() + 120
+        run, servers = None, []
+        while not servers:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the before run's database never started"
+            runs = psutil.Process(process.pid).children()
+            run = runs[0] if runs else None
+            if run is not None:
+                mark = f"synthetics-pg-{run.pid}-"
+                servers = [
+                    p
+                    for p in psutil.process_iter(["name", "cmdline"])
+                    if p.info["name"] == "postgres" and mark in " ".join(p.info["cmdline"] or [])
+                ]
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    assert process.returncode == 4, stdout + stderr
+    assert "rehearse: the before run did not finish" in stderr
+    # The run cleaned up under the signal: its database is gone, and no verdict was written.
+    _, alive = psutil.wait_procs(servers, timeout=30)
+    assert not alive
+    assert not (out / "rehearse.json").exists() and not (out / "after").exists()
 
 
 @pytest.mark.parametrize(

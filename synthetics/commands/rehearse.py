@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -348,7 +349,24 @@ def _explained(before: RunResult, after: RunResult, rehearsal: Plan) -> dict[str
 
 
 def run_rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
-    """Rehearse; the exit status says whether the migration made anything worse."""
+    """Rehearse; the exit status says whether the migration made anything worse.
+
+    A crash of the rehearsal itself is exit 4 (it did not finish), never 1: 1 means worse.
+    """
+    try:
+        return _rehearse(args, out=out)
+    except ConfigError:
+        raise  # the CLI says it: exit 3
+    except SandboxError as exc:
+        print(f"synthetics: rehearse did not finish: {exc}", file=sys.stderr)
+        return EXIT_UNFINISHED
+    except Exception:
+        traceback.print_exc()
+        print("synthetics: rehearse did not finish (the error above)", file=sys.stderr)
+        return EXIT_UNFINISHED
+
+
+def _rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from synthetics.alerting.github import command as workflow_command
     from synthetics.rehearsal import render
     from synthetics.rehearsal.diff import compare
