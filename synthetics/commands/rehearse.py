@@ -35,6 +35,7 @@ from synthetics.errors import ConfigError, DatabaseError, MigrationError, Sandbo
 
 if TYPE_CHECKING:
     from synthetics.rehearsal.diff import Diff
+    from synthetics.rehearsal.render import Side
     from synthetics.results import RunResult
     from synthetics.sandbox.migrations import Migrations
     from synthetics.sandbox.postgres import PostgresInstall
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4
 #: Time a run gets beyond its own `run_timeout_s` to start and stop the sandbox.
 _RUN_MARGIN_S = 120.0
+#: How every check of a run whose sandbox or clients could not start begins its message
+#: (synthetics.plugin.outcome).
+_NOT_STARTED = "the run could not start: "
 #: How many worse changes become workflow annotations (GitHub shows 10 per kind and step).
 _ANNOTATIONS = 10
 
@@ -366,11 +370,65 @@ def run_rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         return EXIT_UNFINISHED
 
 
+def _run_side(
+    args: argparse.Namespace,
+    rehearsal: Plan,
+    child: _Child,
+    side: str,
+    timings: dict[str, float],
+) -> Side | int:
+    """One side's `synthetics run`: its Side, or the rehearsal's exit code when it has none."""
+    from synthetics.rehearsal import render
+    from synthetics.results import ResultsError, RunResult
+
+    if child.stopped is not None:
+        print(f"synthetics: rehearse: stopped ({child.stopped})", file=sys.stderr)
+        return EXIT_UNFINISHED
+    folder = rehearsal.report_dir / side
+    check_report_dir(folder)
+    (folder / "results.json").unlink(missing_ok=True)
+    log = folder / "run.log"
+    command = _run_command(args, rehearsal, folder, after=side == "after")
+    began = time.perf_counter()
+    code = child.run(command, log, _child_env(), rehearsal.run_timeout + _RUN_MARGIN_S)
+    seconds = timings[f"{side} run"] = time.perf_counter() - began
+    if child.stopped is not None or code == EXIT_UNFINISHED:
+        why = "timed out" if child.stopped == "timeout" else "did not finish"
+        print(f"synthetics: rehearse: the {side} run {why} ({log}):", file=sys.stderr)
+        print(_log_tail(log), file=sys.stderr)
+        return EXIT_UNFINISHED
+    if code == EXIT_USAGE:
+        print(f"synthetics: rehearse: the {side} run refused to start:", file=sys.stderr)
+        print(_log_tail(log), file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        result = RunResult.read(folder / "results.json")
+    except ResultsError as exc:
+        print(
+            f"synthetics: rehearse: the {side} run left no results (exit {code}): {exc}",
+            file=sys.stderr,
+        )
+        print(_log_tail(log), file=sys.stderr)
+        return EXIT_UNFINISHED
+    if result.interrupted:
+        print(f"synthetics: rehearse: the {side} run was interrupted", file=sys.stderr)
+        return EXIT_UNFINISHED
+    if (
+        side == "before"
+        and result.checks
+        and all(c.message.startswith(_NOT_STARTED) for c in result.checks)
+    ):
+        # Nothing was checked on the schema as it is: no diff can say what the migration did.
+        # (An after run that cannot start is the migration's doing: that diff is shown.)
+        print(f"synthetics: rehearse: {result.checks[0].message}", file=sys.stderr)
+        return EXIT_UNFINISHED
+    return render.Side(result, side, seconds, code)
+
+
 def _rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     from synthetics.alerting.github import command as workflow_command
     from synthetics.rehearsal import render
     from synthetics.rehearsal.diff import compare
-    from synthetics.results import ResultsError, RunResult
 
     stream = out or sys.stdout
     started = time.perf_counter()
@@ -385,44 +443,13 @@ def _rehearse(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     runs: dict[str, render.Side] = {}
     try:
         for side in ("before", "after"):
-            if child.stopped is not None:
-                print(f"synthetics: rehearse: stopped ({child.stopped})", file=sys.stderr)
-                return EXIT_UNFINISHED
-            folder = rehearsal.report_dir / side
-            check_report_dir(folder)
-            (folder / "results.json").unlink(missing_ok=True)
-            log = folder / "run.log"
-            command = _run_command(args, rehearsal, folder, after=side == "after")
-            began = time.perf_counter()
-            timeout = rehearsal.run_timeout + _RUN_MARGIN_S
-            code = child.run(command, log, _child_env(), timeout)
-            seconds = time.perf_counter() - began
-            timings[f"{side} run"] = seconds
-            if child.stopped is not None or code == EXIT_UNFINISHED:
-                why = "timed out" if child.stopped == "timeout" else "did not finish"
-                print(f"synthetics: rehearse: the {side} run {why} ({log}):", file=sys.stderr)
-                print(_log_tail(log), file=sys.stderr)
-                return EXIT_UNFINISHED
-            if code == EXIT_USAGE:
-                print(f"synthetics: rehearse: the {side} run refused to start:", file=sys.stderr)
-                print(_log_tail(log), file=sys.stderr)
-                return EXIT_USAGE
-            try:
-                result = RunResult.read(folder / "results.json")
-            except ResultsError as exc:
-                print(
-                    f"synthetics: rehearse: the {side} run left no results (exit {code}): {exc}",
-                    file=sys.stderr,
-                )
-                print(_log_tail(log), file=sys.stderr)
-                return EXIT_UNFINISHED
-            if result.interrupted:
-                print(f"synthetics: rehearse: the {side} run was interrupted", file=sys.stderr)
-                return EXIT_UNFINISHED
-            runs[side] = render.Side(result, side, seconds, code)
+            ran = _run_side(args, rehearsal, child, side, timings)
+            if isinstance(ran, int):
+                return ran
+            runs[side] = ran
             print(
-                f"rehearse: {side}: {result.status.value.upper()} in {seconds:.1f} s "
-                f"(exit {code}, {folder})",
+                f"rehearse: {side}: {ran.run.status.value.upper()} in {ran.seconds:.1f} s "
+                f"(exit {ran.exit_code}, {rehearsal.report_dir / side})",
                 file=stream,
                 flush=True,
             )
