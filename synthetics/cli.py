@@ -335,10 +335,12 @@ def run_checks(args: argparse.Namespace) -> int:
                 browser.close()
             if launcher is not None:
                 launcher.stop()
-                _print_load(launcher.sandbox.load_report, migrations, stream=sys.stderr)
-                _print_load(
-                    launcher.sandbox.next_report, next_migrations, stream=sys.stderr, label="next"
-                )
+                started = launcher.sandbox  # None when the sandbox could not even be made
+                if started is not None:
+                    _print_load(started.load_report, migrations, stream=sys.stderr)
+                    _print_load(
+                        started.next_report, next_migrations, stream=sys.stderr, label="next"
+                    )
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)

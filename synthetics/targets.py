@@ -89,6 +89,12 @@ def plan(
             f"the sandbox's database options do not apply to target {settings.target_name!r}",
             key=given[0],
         )
+    if migrations is not None or next_migrations is not None:
+        # A build without what the SQL creates is exit 3 here, before anything starts (the
+        # sandbox itself is made on the launcher's thread, where it could only fail the run).
+        from synthetics.sandbox.server import install_for
+
+        install_for(migrations, postgres_bin, next_migrations)
     source = settings.source_of("targets", settings.target_name, "inbox")
     if source == "defaults":
         source = settings.source_of("inbox")

@@ -230,6 +230,23 @@ def test_a_stop_is_passed_on_and_the_rehearsal_did_not_finish(tmp_path: Path) ->
     assert not (out / "rehearse.json").exists() and not (out / "after").exists()
 
 
+def test_run_with_a_next_file_the_build_cannot_load_is_exit_3(tmp_path: Path) -> None:
+    from synthetics.sandbox.postgres import embedded
+
+    if not all(i.missing(["pg_net"]) for i in [embedded(), *installed()]):
+        pytest.skip("pg_net is installed here")
+    hooks = write(tmp_path / "hooks.sql", "select 1;\ncreate extension if not exists pg_net;\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "synthetics.cli", "run", "--next", str(hooks),
+         "--report-dir", str(tmp_path / "out"), "--no-history"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert f"--next: {hooks}:2 creates the extension pg_net" in done.stderr
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
