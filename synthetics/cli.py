@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
@@ -24,9 +23,11 @@ from synthetics.commands import alert as alert_command
 from synthetics.commands import doctor as doctor_command
 from synthetics.commands import history as history_command
 from synthetics.commands import janitor as janitor_command
+from synthetics.commands import rehearse as rehearse_command
 from synthetics.commands import report as report_command
 from synthetics.commands import rules as rules_command
 from synthetics.commands import watch as watch_command
+from synthetics.commands._common import check_report_dir
 from synthetics.errors import ConfigError, HistoryError, SandboxError
 
 if TYPE_CHECKING:
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_command.add_parser(commands)
     janitor_command.add_parser(commands)
     doctor_command.add_parser(commands)
+    rehearse_command.add_parser(commands)
     return parser
 
 
@@ -153,6 +155,16 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
         help="load the app's own SQL instead of the bundled schema: a Supabase CLI folder "
         "(migrations/ then seed.sql; its config.toml sets Auth), a folder of .sql files (name "
         "order), or files and globs (in the order given)",
+    )
+    group.add_argument(
+        "--next",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        dest="next_files",
+        help="then apply these migration files on top of the schema (the bundled one or "
+        "--migrations), in the order given (globs allowed), each in its own transaction, "
+        "stopping at the first failure: what `synthetics rehearse` tries",
     )
     group.add_argument(
         "--continue-on-error",
@@ -181,13 +193,26 @@ def _migrations(args: argparse.Namespace) -> Migrations | None:
     return resolve(args.migrations, continue_on_error=args.continue_on_error)
 
 
+def _next_migrations(args: argparse.Namespace) -> Migrations | None:
+    """`--next FILE...` resolved into files (ConfigError for a bad FILE)."""
+    from synthetics.sandbox.migrations import resolve
+
+    if args.next_files is None:
+        return None
+    return resolve(args.next_files, key="--next")
+
+
 def _print_load(
-    report: LoadReport | None, migrations: Migrations | None, *, stream: TextIO
+    report: LoadReport | None,
+    migrations: Migrations | None,
+    *,
+    stream: TextIO,
+    label: str = "migrations",
 ) -> None:
     """What loading the app's SQL did: a summary, skipped files, each failing statement."""
     if report is None or migrations is None:
         return
-    print(f"migrations: {report.summary()}", file=stream)
+    print(f"{label}: {report.summary()}", file=stream)
     for name in migrations.skipped:
         print(f"  skipped {name} (not named <version>_<name>.sql)", file=stream)
     for failure in report.failures:
@@ -207,7 +232,13 @@ def run_sandbox(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.port} is not a usable port", key="--port")
     faults = parse_faults(args.fault)
     migrations = _migrations(args)
-    settings = replace(SandboxSettings(), migrations=migrations, postgres_bin=args.postgres_bin)
+    next_migrations = _next_migrations(args)
+    settings = replace(
+        SandboxSettings(),
+        migrations=migrations,
+        postgres_bin=args.postgres_bin,
+        next_migrations=next_migrations,
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -219,9 +250,10 @@ def run_sandbox(args: argparse.Namespace) -> int:
         info = sandbox.start()
         if args.json:
             print(json.dumps(info.contract()), flush=True)
-            _print_load(sandbox.load_report, migrations, stream=sys.stderr)
-        else:
-            _print_load(sandbox.load_report, migrations, stream=sys.stdout)
+        stream = sys.stderr if args.json else sys.stdout
+        _print_load(sandbox.load_report, migrations, stream=stream)
+        _print_load(sandbox.next_report, next_migrations, stream=stream, label="next")
+        if not args.json:
             active = ", ".join(str(f) for f in faults) or "none"
             print(
                 f"sandbox ready\n  API    {info.api_url}  (auth: /auth/v1, rest: /rest/v1)\n"
@@ -258,6 +290,7 @@ def run_checks(args: argparse.Namespace) -> int:
     if notice:
         print(f"synthetics: {notice}", file=sys.stderr)
     migrations = _migrations(args)
+    next_migrations = _next_migrations(args)
     run_plan = plan(
         settings,
         faults=args.fault,
@@ -265,12 +298,13 @@ def run_checks(args: argparse.Namespace) -> int:
         migrations=migrations,
         postgres_bin=args.postgres_bin,
         trigger=args.trigger,
+        next_migrations=next_migrations,
     )
     try:
         groups = parse_groups(args.only)
     except ValueError as exc:
         raise ConfigError(str(exc), key="--only") from None
-    _check_report_dir(args.report_dir)
+    check_report_dir(args.report_dir)
     # What this run starts carries its mark; what killed runs left behind goes, in the background.
     claim()
     threading.Thread(target=sweep, name="synthetics-sweep", daemon=True).start()
@@ -301,7 +335,12 @@ def run_checks(args: argparse.Namespace) -> int:
                 browser.close()
             if launcher is not None:
                 launcher.stop()
-                _print_load(launcher.sandbox.load_report, migrations, stream=sys.stderr)
+                started = launcher.sandbox  # None when the sandbox could not even be made
+                if started is not None:
+                    _print_load(started.load_report, migrations, stream=sys.stderr)
+                    _print_load(
+                        started.next_report, next_migrations, stream=sys.stderr, label="next"
+                    )
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
@@ -310,20 +349,6 @@ def run_checks(args: argparse.Namespace) -> int:
     if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
     return EXIT_UNFINISHED
-
-
-def _check_report_dir(report_dir: Path) -> None:
-    """The report directory must be a directory we can write (exit 3 before anything is sent)."""
-    if report_dir.exists() and not report_dir.is_dir():
-        raise ConfigError(f"{report_dir} exists and is not a directory", key="--report-dir")
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot create {report_dir}: {exc.strerror}", key="--report-dir"
-        ) from None
-    if not os.access(report_dir, os.W_OK):
-        raise ConfigError(f"{report_dir} is not writable", key="--report-dir")
 
 
 #: pytest options after `--` that bring pytest's own reporting back (`synthetics run -- -v`).
@@ -378,7 +403,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_checks(args)
         if args.command == "sandbox":
             return run_sandbox(args)
-        if args.command in ("history", "report", "alert", "rules", "watch", "janitor", "doctor"):
+        commands = ("history", "report", "alert", "rules", "watch", "janitor", "doctor", "rehearse")
+        if args.command in commands:
             return int(args.handler(args))
     except ConfigError as exc:
         print(f"synthetics: configuration error: {exc}", file=sys.stderr)

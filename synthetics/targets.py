@@ -44,6 +44,8 @@ class Plan:
     #: The app's own SQL for the sandbox (`--migrations`) and where PostgreSQL is.
     migrations: Any = None  # a sandbox.migrations.Migrations
     postgres_bin: Path | None = None
+    #: Migration files applied after that schema (`--next`), as `synthetics rehearse` tries them.
+    next_migrations: Any = None  # a sandbox.migrations.Migrations
 
 
 def resolve_trigger(explicit: str | None, env: Mapping[str, str]) -> str:
@@ -66,6 +68,7 @@ def plan(
     migrations: Any = None,
     postgres_bin: Path | None = None,
     history: bool = True,
+    next_migrations: Any = None,
 ) -> Plan:
     """Validate what a run needs (faults, inbox, addresses); raises ConfigError, exit 3."""
     parsed = parse_faults(faults)
@@ -75,11 +78,23 @@ def plan(
             f"{settings.target_name!r}",
             key="--fault",
         )
-    if (migrations is not None or postgres_bin is not None) and not settings.target.sandbox:
+    database_options = {
+        "--migrations": migrations,
+        "--next": next_migrations,
+        "--postgres-bin": postgres_bin,
+    }
+    given = [option for option, value in database_options.items() if value is not None]
+    if given and not settings.target.sandbox:
         raise ConfigError(
             f"the sandbox's database options do not apply to target {settings.target_name!r}",
-            key="--migrations" if migrations is not None else "--postgres-bin",
+            key=given[0],
         )
+    if migrations is not None or next_migrations is not None:
+        # A build without what the SQL creates is exit 3 here, before anything starts (the
+        # sandbox itself is made on the launcher's thread, where it could only fail the run).
+        from synthetics.sandbox.server import install_for
+
+        install_for(migrations, postgres_bin, next_migrations)
     source = settings.source_of("targets", settings.target_name, "inbox")
     if source == "defaults":
         source = settings.source_of("inbox")
@@ -119,6 +134,7 @@ def plan(
         history=history,
         migrations=migrations,
         postgres_bin=postgres_bin,
+        next_migrations=next_migrations,
     )
 
 
@@ -219,6 +235,7 @@ class SandboxLauncher:
                 site=_site_settings(self.plan.settings),
                 migrations=self.plan.migrations,
                 postgres_bin=self.plan.postgres_bin,
+                next_migrations=self.plan.next_migrations,
             )
             self.sandbox = Sandbox(settings_for_port(settings, 0), faults=self.plan.faults)
             self._info = self.sandbox.start()

