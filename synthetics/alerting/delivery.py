@@ -229,7 +229,7 @@ class HeartbeatPing:
 
     def write(self, run: RunResult, finish: Finish) -> None:
         """Ping success or `/<exit-status>`; a failed ping is a notice."""
-        if self.config.url is None:
+        if self.config.url is None or run.trigger not in self.config.triggers:
             return
         finish.redactor.add(self.config.url)
         sender = self.sender or Sender(redactor=finish.redactor)

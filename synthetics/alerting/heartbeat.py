@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -44,6 +44,9 @@ class HeartbeatConfig(BaseModel):
     url: SecretStr | None = None
     expected_interval: str = "30m"
     missed_runs: Annotated[float, Field(gt=1, le=1000)] = 3
+    #: The runs the dead-man switch hears: the schedule's (a manual or release run pinging it
+    #: would hide a schedule that stopped).
+    triggers: list[Literal["schedule", "release", "manual", "ci"]] = ["schedule"]
 
     @field_validator("expected_interval")
     @classmethod

@@ -330,3 +330,19 @@ def test_a_run_after_a_gap_raises_the_schedule_warning(services: Services, tmp_p
     )
     assert "no run recorded for 3 h 30 min (expected every 30 min" in hook["message"]
     assert services.pagerduty.received == []  # a warning: Slack and the webhook only
+
+
+@pytest.mark.parametrize(
+    ("trigger", "pinged"), [("schedule", True), ("manual", False), ("release", False)]
+)
+def test_the_dead_man_switch_hears_only_the_schedule(
+    services: Services, tmp_path: Path, trigger: str, pinged: bool
+) -> None:
+    """A manual or release run that pinged would hide a schedule that stopped."""
+    config = HeartbeatConfig(url=SecretStr(services.ping_url))
+    run = replay("clean", services.clock.now, trigger=trigger)
+    context = Finish(report_dir=tmp_path, redactor=Redactor())
+    finish(
+        run, context, [HeartbeatPing(config, sender=Sender(sleep=lambda s: None)), ResultsJson()]
+    )
+    assert bool(services.ping.received) is pinged
