@@ -22,6 +22,9 @@ from pathlib import Path
 import psutil
 
 OWNER_ENV = "SYNTHETICS_OWNER"
+#: Linux's memory-backed folder, where disposable clusters live when it has room (mkdtemp makes
+#: each one private to its owner).
+SHM = Path("/dev/shm")  # noqa: S108
 _FOLDER = re.compile(r"^synthetics-(?:pg|chromium)-(\d+)-(\d+)-")
 #: The programs a run starts; only these are examined (reading every environment is slow).
 _NAMES = ("postgres", "postmaster", "node", "chrome", "chromium", "headless_shell")
@@ -81,11 +84,13 @@ def sweep(tmp: Path | None = None) -> Swept:
                 swept.processes.append(f"{name} {process.pid}")
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-    base = tmp or Path(tempfile.gettempdir())
-    try:
-        entries = list(base.iterdir())
-    except OSError:
-        return swept
+    bases = [tmp] if tmp is not None else [Path(tempfile.gettempdir()), SHM]
+    entries: list[Path] = []
+    for base in bases:
+        try:
+            entries += list(base.iterdir())
+        except OSError:
+            continue
     for entry in entries:
         match = _FOLDER.match(entry.name)
         if match is None or not entry.is_dir():

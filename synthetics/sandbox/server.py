@@ -143,6 +143,8 @@ class Sandbox:
         self._stop: asyncio.Event | None = None
         self._error: BaseException | None = None
         self.rest: RestService | None = None
+        #: The schema faults the database holds now (None: unknown, sync on the next change).
+        self._db_faults: frozenset[str] | None = None
 
     @property
     def load_report(self) -> LoadReport | None:
@@ -289,6 +291,8 @@ class Sandbox:
             self.rest = RestService(
                 pool=rest_pool, jwt_secret=settings.jwt_secret, faults=self.faults
             )
+            # A new cluster from the template is hardened; a kept one may hold anything.
+            self._db_faults = frozenset() if db.fresh else None
             await self._faults_changed()
             endpoint = FaultsEndpoint(
                 faults=self.faults, jwt_secret=settings.jwt_secret, on_change=self._faults_changed
@@ -356,11 +360,18 @@ class Sandbox:
             delay = min(delay * 2, 0.05)
 
     async def _faults_changed(self) -> None:
-        """Bring the database and the schema cache in line with the fault state."""
-        if not self.database.custom:
+        """Bring the database and the schema cache in line with the fault state.
+
+        A fresh cluster (a copy of the hardened template) with no schema fault is in line
+        already: re-running the hardening on every start would cost most of a second.
+        """
+        wanted = frozenset(n for n in DATABASE_FAULTS if self.faults.has(n))
+        in_line = self._db_faults is not None and wanted == self._db_faults
+        if not self.database.custom and not in_line:
             conn = await psycopg.AsyncConnection.connect(self.database.url, autocommit=True)
             async with conn:
                 await sync_database(conn, self.faults)
+            self._db_faults = wanted
         else:
             # The faults endpoint cannot switch schema faults on over the app's own SQL (or
             # next files): syncing them would re-run the bundled hardening over it.
