@@ -139,7 +139,10 @@ def default_outputs(finish: Finish) -> list[Output]:
         return [JunitXml(), ResultsJson()]
     if finish.history:
         stages.append(History())
-    stages.append(Alerting())
+    if finish.settings.config.alerts.channels or finish.history:
+        # Without a channel the lifecycle still runs on the history (its state and the
+        # maintenance-muted runs the report shows); without either, nothing would see it.
+        stages.append(Alerting())
     if finish.settings.config.heartbeat.url is not None:
         from synthetics.alerting.delivery import HeartbeatPing
 

@@ -364,12 +364,14 @@ class Database:
             self.stop()
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove a temporary data directory."""
+        """Stop the server and remove a temporary data directory: a disposable cluster goes in
+        an immediate shutdown (it is deleted next), a kept one in a fast (clean) one."""
         if self._running and self._pgdata is not None:
+            mode = "immediate" if self._tmp is not None else "fast"
             try:
                 self._run(
                     "pg_ctl",
-                    ["-D", str(self._pgdata), "-w", "-m", "fast", "stop"],
+                    ["-D", str(self._pgdata), "-w", "-m", mode, "stop"],
                     self._system_user(),
                     timeout=30,
                 )
