@@ -184,6 +184,7 @@ class Attempt:
     error: str | None
     elapsed_ms: float
     phases: Phases | None = None
+    started: float | None = None  # time.monotonic() when it was sent (overlaps are measurable)
 
 
 class Recorder:
@@ -235,7 +236,7 @@ class Transport(httpx.BaseTransport):
         try:
             status, headers, body, dropped, extensions = self._send(request)
         except httpx.TransportError as exc:
-            self._record(Attempt(None, type(exc).__name__, _ms(started), budget.phases))
+            self._record(Attempt(None, type(exc).__name__, _ms(started), budget.phases, started))
             raise
         finally:
             _LOCAL.budget = None
@@ -245,7 +246,7 @@ class Transport(httpx.BaseTransport):
         if budget.sent is not None and budget.first_byte is not None:
             phases.wait = max(budget.first_byte - budget.sent, 0) * 1000
             phases.transfer = (now - budget.first_byte) * 1000
-        self._record(Attempt(status, None, phases.total, phases))
+        self._record(Attempt(status, None, phases.total, phases, started))
         return httpx.Response(
             status_code=status,
             headers=headers,
