@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -320,9 +321,9 @@ def run_checks(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     control.start_deadline(settings.config.run_timeout)
     # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
-    launcher = SandboxLauncher(run_plan).begin() if settings.target.sandbox else None
+    launcher = SandboxLauncher(run_plan, once=True).begin() if settings.target.sandbox else None
     # Chromium too, when the browser checks are in the run.
-    browser = browser_for(run_plan) if groups is None or "deeplink" in groups else None
+    browser = browser_for(run_plan, once=True) if groups is None or "deeplink" in groups else None
     try:
         import pytest
 
@@ -345,10 +346,27 @@ def run_checks(args: argparse.Namespace) -> int:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
     if control.verdict is not None:
-        return control.verdict
-    if code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
-        return EXIT_USAGE
-    return EXIT_UNFINISHED
+        result = control.verdict
+    elif code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
+        result = EXIT_USAGE
+    else:
+        result = EXIT_UNFINISHED
+    if browser is not None and browser.stuck:
+        _leave_now(result)
+    return result
+
+
+def _leave_now(code: int) -> None:
+    """End the process without the interpreter's finalization: a browser thread is stuck in
+    Playwright on a driver the process group's signal killed, and finalizing its greenlets
+    crashes (SIGSEGV) instead of exiting with the run's code. The outputs are written and the
+    browser's processes killed; exit handlers still run."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 #: pytest options after `--` that bring pytest's own reporting back (`synthetics run -- -v`).

@@ -7,8 +7,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
+
+from pluggy import HookimplMarker
+
+hookimpl = HookimplMarker("pytest")
 
 
 class RunControl:
@@ -18,6 +22,11 @@ class RunControl:
     once; later signals must not cut the cleanup short. From the first stop on, every request
     must end within `GRACE_S`, so the teardown ends too. The checks' plugin reads how the run was
     stopped; `synthetics run` reads back the exit code.
+
+    The checks are interrupted (KeyboardInterrupt) only once pytest's session is running them:
+    a stop that arrives while pytest still starts and collects is recorded, and the session is
+    interrupted as its checks are about to begin, so the run still ends with its outputs (every
+    check `blocked` by `interrupted`) rather than a traceback from pytest's start-up.
     """
 
     #: After a stop, every request must end within this many seconds: cleanup cannot hang.
@@ -31,22 +40,40 @@ class RunControl:
         self._clock = clock
         self._lock = threading.Lock()
         self._pending = False
+        #: Whether a stop may interrupt the checks now (from the start of pytest's test loop).
+        self._armed = False
         self._timer: threading.Timer | None = None
         #: A Prometheus exporter the run feeds (watch mode's /metrics), if any.
         self.exporter: Any = None
 
     def stop(self, signal_name: str) -> bool:
         """Record a stop; True when the checks must be interrupted now (the first stop, or the
-        deadline's own signal)."""
+        deadline's own signal, while the checks run)."""
         with self._lock:
             if self._pending:
                 self._pending = False
-                return True
+                return self._armed
             first = self.signal is None
             if first:
                 self.signal = signal_name
                 self.cutoff = self._clock() + self.GRACE_S
-            return first
+            return first and self._armed
+
+    @hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self, session: Any) -> Generator[None, object, object]:
+        """While the checks run a stop interrupts them; one that came during start-up does it as
+        they begin. Once they are over (outputs being written), a stop is only recorded."""
+        with self._lock:
+            self._armed = True
+            stopped = self.signal is not None
+            self._pending = False
+        try:
+            if stopped:
+                raise KeyboardInterrupt
+            return (yield)
+        finally:
+            with self._lock:
+                self._armed = False
 
     def start_deadline(self, seconds: float) -> None:
         """Stop the run `seconds` from now unless it is over by then."""

@@ -279,6 +279,8 @@ class Runtime:
         finally:
             if self.browser is not None and "browser" in self._owned:
                 self.browser.close()
+            elif self.browser is not None:
+                self.browser.close_soon()  # `synthetics run`'s: closes as the outputs are written
             if self.inbox is not None:
                 self.inbox.close()
             for client in (self._inbox_client, self.http_client):
@@ -286,6 +288,8 @@ class Runtime:
                     client.close()
             if self.launcher is not None and "launcher" in self._owned:
                 self.launcher.stop()
+            elif self.launcher is not None:
+                self.launcher.stop_soon()  # `synthetics run`'s: down while the outputs are written
             self.sandbox = None
 
 

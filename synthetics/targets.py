@@ -160,12 +160,12 @@ def _require_browser(settings: Settings) -> None:
     )
 
 
-def browser_for(run_plan: Plan) -> BrowserThread | None:
+def browser_for(run_plan: Plan, *, once: bool = False) -> BrowserThread | None:
     """A Chromium for the browser checks, starting now in the background (None when off).
 
     It resolves only loopback and the target's host: nothing else is reachable from it.
     `synthetics run` starts it before pytest loads, next to the sandbox, so it is up by the time
-    the first browser check needs it.
+    the first browser check needs it; `once` closes it when the run's checks are over.
     """
     config, target = run_plan.settings.config, run_plan.settings.target
     if config.deeplink.browser == "off":
@@ -177,6 +177,7 @@ def browser_for(run_plan: Plan) -> BrowserThread | None:
         mode=config.deeplink.browser,
         explicit_path=config.deeplink.browser_path,
         allow_hosts=hosts,
+        once=once,
     )
 
 
@@ -203,8 +204,12 @@ class SandboxLauncher:
     while pytest starts and collects: the sandbox's start overlaps the suite's own start-up.
     """
 
-    def __init__(self, run_plan: Plan) -> None:
+    def __init__(self, run_plan: Plan, *, once: bool = False) -> None:
         self.plan = run_plan
+        #: One run's sandbox (`synthetics run`): it goes down as soon as the run's checks and
+        #: cleanup are over, while the outputs are written (`watch` keeps its sandbox warm).
+        self.once = once
+        self._stopper: threading.Thread | None = None
         #: The sandbox (a synthetics.sandbox.server.Sandbox), once `wait()` returned.
         self.sandbox: Any = None
         self.elapsed_s = 0.0
@@ -252,8 +257,22 @@ class SandboxLauncher:
             raise self._error
         return self._info
 
+    def stop_soon(self) -> None:
+        """Begin stopping a one-run sandbox in the background (`stop()` waits for it)."""
+        if self.once and self._stopper is None:
+            self._stopper = threading.Thread(
+                target=self._stop, name="synthetics-sandbox-stop", daemon=True
+            )
+            self._stopper.start()
+
     def stop(self) -> None:
         """Stop the sandbox (after its start finished, successfully or not)."""
+        if self._stopper is not None:
+            self._stopper.join()
+            self._stopper = None
+        self._stop()
+
+    def _stop(self) -> None:
         self._done.wait()
         started = time.perf_counter()
         if self.sandbox is not None:

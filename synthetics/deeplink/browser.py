@@ -530,6 +530,11 @@ class _Worker:
     def stop(self) -> None:
         self._calls.put(None)
 
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the thread to end; False when it is still running (stuck on a dead driver)."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
 
 class BrowserThread:
     """A Chromium started in the background and driven from one worker thread.
@@ -543,13 +548,28 @@ class BrowserThread:
 
     #: How long closing may take before the driver and browser are killed.
     CLOSE_S = 5.0
+    #: After closing (or killing) the browser, how long its thread may take to end.
+    JOIN_S = 2.0
+    #: Whether the worker thread outlived `close()`: a Playwright call stuck on a driver that a
+    #: signal to the process group killed. Such a thread must not meet the interpreter's
+    #: finalization (greenlet crashes there), so `synthetics run` then leaves with `os._exit`.
+    stuck = False
 
     def __init__(
-        self, *, mode: Mode, explicit_path: str = "", allow_hosts: Iterable[str] = ()
+        self,
+        *,
+        mode: Mode,
+        explicit_path: str = "",
+        allow_hosts: Iterable[str] = (),
+        once: bool = False,
     ) -> None:
         self.chromium = Chromium(mode=mode, explicit_path=explicit_path, allow_hosts=allow_hosts)
+        #: One run's browser (`synthetics run`): it closes as soon as the run's checks are over,
+        #: while the outputs are written (`watch` keeps its browser warm).
+        self.once = once
         self._worker = _Worker("synthetics-browser")
         self._started: Future[str] = self._worker.submit(self.chromium.start)
+        self._closing: Future[None] | None = None
         self._closed = False
 
     def _call(self, future: Future[Any], timeout_s: float) -> Any:
@@ -578,17 +598,27 @@ class BrowserThread:
         shot: bytes | None = self._call(self._worker.submit(self.chromium.screenshot), 30)
         return shot
 
+    def close_soon(self) -> None:
+        """Begin closing a one-run browser on its thread (`close()` waits for it)."""
+        if self.once:
+            self._begin_close()
+
+    def _begin_close(self) -> Future[None]:
+        if self._closing is None:
+            self._closing = self._worker.submit(self.chromium.close)
+            self._worker.stop()
+        return self._closing
+
     def close(self) -> None:
         """Stop Chromium and the thread (idempotent, bounded)."""
         if self._closed:
             return
         self._closed = True
-        closing = self._worker.submit(self.chromium.close)
-        self._worker.stop()
         try:
-            closing.result(timeout=self.CLOSE_S)
+            self._begin_close().result(timeout=self.CLOSE_S)
         except Exception:  # the run is ending either way: kill what did not close
             kill_browser_processes()
+        self.stuck = not self._worker.join(self.JOIN_S)
 
 
 def kill_browser_processes() -> list[int]:

@@ -289,7 +289,11 @@ class Database:
         options = (
             f"-h {self.host} -p {self.port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=50"
+            "-c max_connections=50 "
+            # Dynamic shared memory as files in the cluster's own folder, not /dev/shm's
+            # PostgreSQL.* segments, which a killed server leaves behind with no owner to prove:
+            # the folder, and so every segment, goes with the cluster.
+            "-c dynamic_shared_memory_type=mmap"
         )
         log = pgdata / "postgres.log"
         preload = self.build.preload()

@@ -97,7 +97,13 @@ def test_sigterm_to_the_process_group_ends_the_run_and_leaves_nothing(
     assert folders(tag) == []
 
 
+def segments() -> set[str]:
+    """PostgreSQL's dynamic shared memory segments in /dev/shm (none should be a run's)."""
+    return {p.name for p in Path("/dev/shm").glob("PostgreSQL.*")}
+
+
 def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(tmp_path: Path) -> None:
+    before = segments()
     run = start(tmp_path / "killed", "--fault", "email.delay=30")
     tag = tag_of(run.pid)
     wait_for(lambda: started_everything(tag), 60, "the run to start its database")
@@ -116,3 +122,4 @@ def test_after_sigkill_the_next_run_removes_what_the_killed_one_left(tmp_path: P
     assert after.returncode == 0, after.stdout + after.stderr
     wait_for(lambda: not owned(tag), 15, "the killed run's processes to be reaped")
     assert folders(tag) == []
+    assert segments() - before == set()
