@@ -269,13 +269,18 @@ class Runtime:
         """Each configured v2 RPC's place in the run."""
         return {f"rpc.{name}": n for n, name in enumerate(self.settings.config.rpc.functions)}
 
+    def created_nothing(self) -> None:
+        """A run stopped before it made anything (or before it opened): nothing to clean up."""
+        if self.cleanup_report is None and not self.users.users:
+            self.cleanup_report = CleanupReport(verified=True)
+
     def close(self) -> None:
         """Delete whatever users are still left, then stop the sandbox and close clients."""
         try:
             if self.api is not None and (self.users.users or self.cleanup_report is None):
                 self.clean_up()
-            elif self.cleanup_report is None and not self.users.users:
-                self.cleanup_report = CleanupReport(verified=True)  # stopped before it began
+            else:
+                self.created_nothing()
         finally:
             if self.browser is not None and "browser" in self._owned:
                 self.browser.close()

@@ -59,7 +59,6 @@ from synthetics.results import RunResult
 from synthetics.runtime import Runtime
 from synthetics.severity import exit_code
 from synthetics.targets import SandboxLauncher, plan
-from synthetics.users import CleanupReport
 
 __all__ = ["RUNTIME", "CheckFailed", "CheckRecord", "check_id"]
 
@@ -502,9 +501,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     done = {r.id for r in runtime.results}
     missing = [cid for cid in wanted if cid not in done]
     root = runtime.stop_reason or "interrupted"
-    if runtime.cleanup_report is None and runtime.api is None and not runtime.users.users:
-        # Stopped before the run opened (a stop during start-up): it created nothing.
-        runtime.cleanup_report = CleanupReport(verified=True)
+    if runtime.api is None:  # stopped before the run opened (a stop during start-up)
+        runtime.created_nothing()
     if missing or interrupted:
         interrupted = True
         for cid in missing:
