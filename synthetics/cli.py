@@ -30,6 +30,7 @@ from synthetics.commands import rules as rules_command
 from synthetics.commands import watch as watch_command
 from synthetics.commands._common import check_report_dir
 from synthetics.errors import ConfigError, HistoryError, SandboxError
+from synthetics.heap import StartupHeap
 
 if TYPE_CHECKING:
     from synthetics.config import Settings
@@ -185,21 +186,21 @@ def _database_options(parser: argparse.ArgumentParser) -> None:
 
 def _migrations(args: argparse.Namespace) -> Migrations | None:
     """`--migrations PATH...` resolved into files (ConfigError for a bad PATH)."""
-    from synthetics.sandbox.migrations import resolve
-
     if args.migrations is None:
         if args.continue_on_error:
             raise ConfigError("only applies with --migrations", key="--continue-on-error")
         return None
+    from synthetics.sandbox.migrations import resolve
+
     return resolve(args.migrations, continue_on_error=args.continue_on_error)
 
 
 def _next_migrations(args: argparse.Namespace) -> Migrations | None:
     """`--next FILE...` resolved into files (ConfigError for a bad FILE)."""
-    from synthetics.sandbox.migrations import resolve
-
     if args.next_files is None:
         return None
+    from synthetics.sandbox.migrations import resolve
+
     return resolve(args.next_files, key="--next")
 
 
@@ -275,7 +276,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_checks(args: argparse.Namespace) -> int:
+def run_checks(args: argparse.Namespace, heap: StartupHeap | None = None) -> int:
     """`synthetics run`: validate everything, then hand the checks to pytest.
 
     pytest's own exit codes never come out as ours: the plugin's verdict is the exit code; when
@@ -327,7 +328,7 @@ def run_checks(args: argparse.Namespace) -> int:
     try:
         import pytest
 
-        plugins = [p for p in (launcher, browser, control) if p is not None]
+        plugins = [p for p in (launcher, browser, control, heap) if p is not None]
         code = int(pytest.main(_pytest_args(args, settings), plugins=plugins))
     finally:
         control.cancel_deadline()
@@ -412,16 +413,26 @@ def _pytest_args(args: argparse.Namespace, settings: Settings) -> list[str]:
     return pytest_args + extra
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `synthetics` console script."""
+def console() -> NoReturn:
+    """The `synthetics` console script: a process of its own, whose start-up heap is frozen as
+    the checks begin (synthetics.heap)."""
+    raise SystemExit(main(heap=StartupHeap().pause()))
+
+
+def main(argv: Sequence[str] | None = None, *, heap: StartupHeap | None = None) -> int:
+    """Run one command; `heap` is the console process's paused collector, if any."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if heap is not None and args.command not in ("run", "watch"):
+        heap.release()  # no checks to wait for: collect as usual
     try:
         if args.command == "run":
-            return run_checks(args)
+            return run_checks(args, heap)
+        if args.command == "watch":
+            return watch_command.run_watch(args, heap)
         if args.command == "sandbox":
             return run_sandbox(args)
-        commands = ("history", "report", "alert", "rules", "watch", "janitor", "doctor", "rehearse")
+        commands = ("history", "report", "alert", "rules", "janitor", "doctor", "rehearse")
         if args.command in commands:
             return int(args.handler(args))
     except ConfigError as exc:
@@ -434,4 +445,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()

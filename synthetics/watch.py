@@ -72,6 +72,7 @@ class Watch:
         pytest_args: Callable[[Target], list[str]],
         clock: Clock = lambda: datetime.now(UTC),
         cycles: int | None = None,
+        plugins: Sequence[Any] = (),
     ) -> None:
         from synthetics.exporters.prometheus import Exporter
 
@@ -80,6 +81,8 @@ class Watch:
         self.pytest_args = pytest_args
         self.clock = clock
         self.limit = cycles
+        #: More pytest plugin objects for every run (the process's StartupHeap).
+        self.plugins = list(plugins)
         self.exporter = Exporter()
         self.stopping = threading.Event()
         self.running: Any = None  # the RunControl of the run in progress
@@ -99,6 +102,7 @@ class Watch:
         control = RunControl()
         control.exporter = self.exporter
         plugins = [p for p in (target.launcher, target.browser, control) if p is not None]
+        plugins += self.plugins
         started, began = self.clock(), time.monotonic()
         control.start_deadline(target.settings.config.run_timeout)
         self.running = control

@@ -7,10 +7,13 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthetics.commands._common import add_config_options, load
 from synthetics.errors import ConfigError
+
+if TYPE_CHECKING:
+    from synthetics.heap import StartupHeap
 
 EXIT_OK = 0
 
@@ -43,8 +46,9 @@ def add_parser(commands: Any) -> None:
     watch.set_defaults(handler=run_watch)
 
 
-def run_watch(args: argparse.Namespace) -> int:
-    """Start the service; return once stopped by a signal (or after --cycles runs)."""
+def run_watch(args: argparse.Namespace, heap: StartupHeap | None = None) -> int:
+    """Start the service; return once stopped by a signal (or after --cycles runs). `heap`, the
+    console process's paused collector, is released as the first cycle's checks begin."""
     import uvicorn
 
     from synthetics.durations import parse_duration
@@ -94,7 +98,13 @@ def run_watch(args: argparse.Namespace) -> int:
         )
         return _pytest_args(options, target.settings)
 
-    watch = Watch(targets, every=every, pytest_args=pytest_args, cycles=args.cycles)
+    watch = Watch(
+        targets,
+        every=every,
+        pytest_args=pytest_args,
+        cycles=args.cycles,
+        plugins=[heap] if heap is not None else [],
+    )
     server = uvicorn.Server(
         uvicorn.Config(watch.app(), host=args.host, port=args.port, log_level="warning")
     )
