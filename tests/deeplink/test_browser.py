@@ -71,7 +71,14 @@ def test_a_playwright_path_that_is_not_installed_falls_back_to_path(tmp_path: Pa
 
     found = find_chromium(playwright_path=lambda: str(tmp_path / "absent"), which=which)
     assert found == Found("/opt/google/chrome", "PATH")
-    assert looked == ["chromium", "chromium-browser", "google-chrome"]
+    assert looked == ["chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"]
+
+
+def test_the_headless_shell_comes_before_the_full_browser_on_path(tmp_path: Path) -> None:
+    for name in ("chromium", "chromium-headless-shell"):
+        executable(tmp_path / name)
+    found = find_chromium(playwright_path=lambda: None, which=lambda n: str(tmp_path / n))
+    assert found == Found(str(tmp_path / "chromium-headless-shell"), "PATH")
 
 
 def test_an_empty_path_finds_no_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,7 +90,7 @@ def test_an_empty_path_finds_no_browser(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_the_reason_says_how_to_install_one() -> None:
-    assert "apt-get install chromium" in missing_reason()
+    assert "apt-get install chromium-headless-shell" in missing_reason()
     assert "playwright install chromium" in missing_reason()
     assert "'/opt/chrome' is not an executable file" in missing_reason("/opt/chrome")
 
