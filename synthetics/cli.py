@@ -321,10 +321,11 @@ def run_checks(args: argparse.Namespace, heap: StartupHeap | None = None) -> int
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     control.start_deadline(settings.config.run_timeout)
-    # The sandbox comes up while pytest is imported, starts and collects; the run picks it up.
-    launcher = SandboxLauncher(run_plan, once=True).begin() if settings.target.sandbox else None
-    # Chromium too, when the browser checks are in the run.
+    # Chromium, when the browser checks are in the run, and the sandbox come up while pytest is
+    # imported, starts and collects; the run picks them up. Chromium first: its start is the
+    # longer wait (~0.6 s, in its own processes), and the sandbox's begin() loads its code here.
     browser = browser_for(run_plan, once=True) if groups is None or "deeplink" in groups else None
+    launcher = SandboxLauncher(run_plan, once=True).begin() if settings.target.sandbox else None
     try:
         import pytest
 
@@ -413,14 +414,9 @@ def _pytest_args(args: argparse.Namespace, settings: Settings) -> list[str]:
     return pytest_args + extra
 
 
-def console() -> NoReturn:
-    """The `synthetics` console script: a process of its own, whose start-up heap is frozen as
-    the checks begin (synthetics.heap)."""
-    raise SystemExit(main(heap=StartupHeap().pause()))
-
-
 def main(argv: Sequence[str] | None = None, *, heap: StartupHeap | None = None) -> int:
-    """Run one command; `heap` is the console process's paused collector, if any."""
+    """Run one command; `heap` is the console process's paused collector, if any
+    (synthetics.__main__)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if heap is not None and args.command not in ("run", "watch"):
@@ -445,4 +441,6 @@ def main(argv: Sequence[str] | None = None, *, heap: StartupHeap | None = None) 
 
 
 if __name__ == "__main__":
-    console()
+    # `python -m synthetics.cli`: as the console script (synthetics.__main__), the collector
+    # paused from here on.
+    raise SystemExit(main(heap=StartupHeap().pause()))

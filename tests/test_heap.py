@@ -84,3 +84,19 @@ code = cli.main(["rules", "--prometheus", "--out", "rules.yml"])
 print(json.dumps({"code": code, "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}))
 """
     assert observe(tmp_path, script) == {"code": 0, "enabled": True, "frozen": 0}
+
+
+def test_the_console_script_runs_the_command_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "synthetics", "rules", "--prometheus", "--out", "rules.yml"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "groups:" in (tmp_path / "rules.yml").read_text()
+    usage = subprocess.run(
+        [sys.executable, "-m", "synthetics", "nope"], capture_output=True, text=True, timeout=60
+    )
+    assert usage.returncode == 3  # the contract's usage error, not argparse's 2
