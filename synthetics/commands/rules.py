@@ -12,7 +12,6 @@ from typing import Any
 from synthetics import __version__
 from synthetics import config as config_module
 from synthetics.errors import ConfigError
-from synthetics.exporters.prometheus_rules import rule_groups, to_yaml
 
 EXIT_OK = 0
 
@@ -63,6 +62,9 @@ def header(settings: config_module.Settings, config_path: Path | None) -> str:
 
 def render(settings: config_module.Settings, config_path: Path | None = None) -> str:
     """The rules file for these settings."""
+    # Loaded here, not with the command line: PyYAML and the rule builder are no part of a run.
+    from synthetics.exporters.prometheus_rules import rule_groups, to_yaml
+
     prometheus = settings.config.prometheus
     history = settings.config.history
     document = rule_groups(
