@@ -1,6 +1,11 @@
-"""The official `supabase` client, where the wire detail does not matter: admin users, password
-sign-in and refresh-token rotation. Using it also proves the official client works against the
-target.
+"""The official Supabase Auth client, where the wire detail does not matter: admin users,
+password sign-in and refresh-token rotation. Using it also proves the official client works
+against the target.
+
+It is `supabase_auth`'s SyncGoTrueClient, the library that `supabase.create_client(...).auth` is
+(supabase-py's auth client is a thin subclass of it), made with the same headers and options.
+The `supabase` umbrella package is not loaded for it: its PostgREST, Storage, Realtime and
+Functions clients, which a run never uses, cost every run ~0.1 s of CPU to import.
 
 Its requests go through the run's recording transport, so they are timed, bounded and counted
 like ours. Its errors are translated here, at the boundary: `AuthApiError` → `ApiRefused` (the
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from supabase import Client, ClientOptions, create_client
+from supabase_auth import SyncGoTrueClient, SyncMemoryStorage
 from supabase_auth.errors import AuthApiError, AuthError, AuthRetryableError
 
 from synthetics.clients.http import BadResponse, TransportFailure
@@ -87,18 +92,21 @@ class Official:
         self.service_role_key = service_role_key
         self._http = http_client
         self._redactor = redactor
-        self._admin: Client | None = None
+        self._admin: SyncGoTrueClient | None = None
 
-    def _client(self, key: str) -> Client:
-        options = ClientOptions(
-            httpx_client=self._http,
+    def _client(self, key: str) -> SyncGoTrueClient:
+        # What create_client(url, key, ClientOptions(...)) makes its `.auth` with.
+        return SyncGoTrueClient(
+            url=f"{self.url}/auth/v1",
+            headers={"apiKey": key, "Authorization": f"Bearer {key}"},
             auto_refresh_token=False,
             persist_session=False,
+            storage=SyncMemoryStorage(),
+            http_client=self._http,
             flow_type="implicit",
         )
-        return create_client(self.url, key, options)
 
-    def _admin_client(self) -> Client:
+    def _admin_client(self) -> SyncGoTrueClient:
         # A client of its own: the official client rewrites Authorization on sign-in, in a dict
         # its admin API shares, so admin calls never go through a client that signs users in.
         if not self.service_role_key:
@@ -116,7 +124,7 @@ class Official:
     def create_user(self, email: str, password: str, metadata: Mapping[str, Any]) -> str:
         """A pre-confirmed user through the admin API; its id."""
         self._redactor.add(password)
-        admin = self._admin_client().auth.admin
+        admin = self._admin_client().admin
         created = self._call(
             "admin user creation",
             lambda: admin.create_user(
@@ -132,7 +140,7 @@ class Official:
 
     def delete_user(self, user_id: str) -> bool:
         """Delete a user; False when it was already gone."""
-        admin = self._admin_client().auth.admin
+        admin = self._admin_client().admin
         try:
             self._call("DELETE /auth/v1/admin/users/<id>", lambda: admin.delete_user(user_id))
         except ApiRefused as exc:
@@ -143,7 +151,7 @@ class Official:
 
     def user_exists(self, user_id: str) -> bool:
         """Whether the user still exists."""
-        admin = self._admin_client().auth.admin
+        admin = self._admin_client().admin
         try:
             self._call("GET /auth/v1/admin/users/<id>", lambda: admin.get_user_by_id(user_id))
         except ApiRefused as exc:
@@ -154,7 +162,7 @@ class Official:
 
     def users_page(self, page: int, per_page: int) -> list[dict[str, Any]]:
         """One page of users (newest first): id, email, created_at, user_metadata."""
-        admin = self._admin_client().auth.admin
+        admin = self._admin_client().admin
         users = self._call(
             "GET /auth/v1/admin/users", lambda: admin.list_users(page=page, per_page=per_page)
         )
@@ -173,7 +181,7 @@ class Official:
     def sign_in(self, email: str, password: str) -> Tokens:
         """Password sign-in with a fresh client, as the app's client does."""
         self._redactor.add(password)
-        auth = self._client(self.anon_key).auth
+        auth = self._client(self.anon_key)
         response = self._call(
             "password sign-in",
             lambda: auth.sign_in_with_password({"email": email, "password": password}),
@@ -183,7 +191,7 @@ class Official:
     def refresh(self, refresh_token: str) -> Tokens:
         """Rotate a refresh token with a fresh client."""
         self._redactor.add(refresh_token)
-        auth = self._client(self.anon_key).auth
+        auth = self._client(self.anon_key)
         response = self._call("refresh", lambda: auth.refresh_session(refresh_token))
         return self._tokens(response, "refresh")
 
