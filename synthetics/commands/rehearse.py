@@ -152,8 +152,8 @@ def _without_next(base: Migrations, following: Migrations) -> tuple[Migrations, 
 def plan(args: argparse.Namespace) -> Plan:
     """Everything checked before anything starts (ConfigError: exit 3)."""
     from synthetics.catalog import parse_groups
+    from synthetics.sandbox.database import install_for
     from synthetics.sandbox.migrations import resolve
-    from synthetics.sandbox.server import install_for
 
     settings = load(args.config, args.sets, args.target)
     if not settings.target.sandbox:

@@ -24,15 +24,18 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from synthetics.errors import DatabaseError
+from synthetics.errors import ConfigError, DatabaseError
 from synthetics.reaper import SHM, temp_prefix
 from synthetics.sandbox import migrations as migrations_module
 from synthetics.sandbox.migrations import LoadReport, Migrations, Statement
-from synthetics.sandbox.postgres import PostgresInstall, embedded, how_to_install
+from synthetics.sandbox.postgres import PostgresInstall, choose, embedded, how_to_install
+
+if TYPE_CHECKING:
+    from synthetics.sandbox.settings import SandboxSettings
 
 #: The platform bootstrap, applied to every fresh cluster.
 PLATFORM_FILES = ("supabase.sql",)
@@ -226,6 +229,11 @@ class Database:
     def url_for(self, user: str) -> str:
         """Connection URL for a login role of this cluster."""
         return f"postgresql://{user}@{self.host}:{self.port}/postgres"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is up (started by this object and not stopped since)."""
+        return self._running
 
     def start(self) -> None:
         """Initialise the cluster if needed, start it and apply the bootstrap SQL on first use.
@@ -556,3 +564,59 @@ def _prune(cache: Path, prefix: str, *, keep: int) -> None:
     )
     for old in templates[keep:]:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def install_for(
+    migrations: Migrations | None,
+    explicit: Path | None,
+    next_migrations: Migrations | None = None,
+) -> PostgresInstall:
+    """The PostgreSQL build to run on; ConfigError (nothing started) when it lacks what the SQL
+    needs: the extensions every Supabase project has (with the app's own SQL), every extension
+    the next files create and, unless the load goes on past errors, every extension the app's
+    SQL creates.
+
+    The bundled schema alone runs on the embedded build (it starts fastest). With next files on
+    top of it, a build with the platform extensions is preferred, as a real project has them."""
+    if migrations is None and next_migrations is None:
+        return choose((), explicit=explicit, prefer_embedded=True)
+    created = migrations.extensions() if migrations is not None else {}
+    following = next_migrations.extensions() if next_migrations is not None else {}
+    needs = [*PLATFORM_EXTENSIONS, *created, *following]
+    install = choose(needs, explicit=explicit, prefer_embedded=migrations is None)
+    problems = []
+    platform = install.missing(PLATFORM_EXTENSIONS)
+    if platform and migrations is not None:
+        problems.append(f"every Supabase project has {', '.join(platform)} in schema extensions")
+    strict = dict(following)
+    if migrations is not None and not migrations.continue_on_error:
+        strict = {**created, **strict}
+    for name in install.missing(strict):
+        file, line = strict[name]
+        problems.append(f"{file}:{line} creates the extension {name}")
+    if problems:
+        missing = install.missing(
+            [*(PLATFORM_EXTENSIONS if migrations is not None else ()), *strict]
+        )
+        raise ConfigError(
+            f"{'; '.join(problems)}, which {install.label} does not have: "
+            f"{how_to_install(missing, install)}",
+            key="--migrations" if migrations is not None else "--next",
+        )
+    return install
+
+
+def sandbox_database(
+    settings: SandboxSettings, *, data_dir: Path | None = None, use_template: bool = True
+) -> Database:
+    """The cluster a sandbox with these settings runs on, not yet started: ConfigError (nothing
+    started) when no PostgreSQL build has what its SQL needs."""
+    return Database(
+        data_dir=data_dir,
+        port=settings.db_port,
+        host=settings.host,
+        template_cache=default_template_cache() if use_template else None,
+        install=install_for(settings.migrations, settings.postgres_bin, settings.next_migrations),
+        migrations=settings.migrations,
+        next_migrations=settings.next_migrations,
+    )

@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from synthetics.errors import ConfigError, SandboxError
 from synthetics.sandbox.auth import AuthService, Clock, utcnow
-from synthetics.sandbox.database import PLATFORM_EXTENSIONS, Database, default_template_cache
+from synthetics.sandbox.database import Database, sandbox_database
 from synthetics.sandbox.faults import (
     DATABASE_FAULTS,
     Fault,
@@ -36,10 +36,10 @@ from synthetics.sandbox.faults import (
 from synthetics.sandbox.gateway import FaultsEndpoint, api_app
 from synthetics.sandbox.mail import MailStore, inbox_app, start_smtp
 from synthetics.sandbox.mailer import Mailer
-from synthetics.sandbox.migrations import LoadReport, Migrations
-from synthetics.sandbox.postgres import PostgresInstall, choose, how_to_install
+from synthetics.sandbox.migrations import LoadReport
 from synthetics.sandbox.rest import RestService
 from synthetics.sandbox.settings import SandboxSettings
+from synthetics.sandbox.settings import settings_for_port as settings_for_port
 from synthetics.sandbox.site import site_app
 
 
@@ -68,21 +68,6 @@ class SandboxInfo:
             "service_role_key": self.service_role_key,
             "jwt_secret": self.jwt_secret,
         }
-
-
-def settings_for_port(settings: SandboxSettings, port: int) -> SandboxSettings:
-    """Ports for `--port N`: 0 picks free ports, N keeps the CLI's layout (N, N+1, N+3, N+4; the
-    app's site on N+2, Studio's port in the CLI)."""
-    if port == 0:
-        return replace(settings, api_port=0, db_port=0, site_port=0, inbox_port=0, smtp_port=0)
-    return replace(
-        settings,
-        api_port=port,
-        db_port=port + 1,
-        site_port=port + 2,
-        inbox_port=port + 3,
-        smtp_port=port + 4,
-    )
 
 
 def _listen(host: str, port: int, what: str) -> socket.socket:
@@ -114,6 +99,7 @@ class Sandbox:
         data_dir: Path | None = None,
         clock: Clock = utcnow,
         use_template: bool = True,
+        database: Database | None = None,
     ) -> None:
         settings = settings or SandboxSettings()
         migrations = settings.migrations
@@ -123,14 +109,10 @@ class Sandbox:
         self.settings = settings
         self.faults = FaultState()
         parsed = [f if isinstance(f, Fault) else parse_fault(f) for f in faults]
-        self.database = Database(
-            data_dir=data_dir,
-            port=self.settings.db_port,
-            host=self.settings.host,
-            template_cache=default_template_cache() if use_template else None,
-            install=install_for(migrations, settings.postgres_bin, settings.next_migrations),
-            migrations=migrations,
-            next_migrations=settings.next_migrations,
+        #: The cluster: made here, or given (`sandbox_database(settings)`), maybe already started
+        #: while this module loaded (SandboxLauncher); `start()` starts it if it is not running.
+        self.database = database or sandbox_database(
+            settings, data_dir=data_dir, use_template=use_template
         )
         self._refuse_schema_faults(parsed)
         self.faults.replace(parsed)
@@ -204,7 +186,8 @@ class Sandbox:
                 sock.close()
             raise
         try:
-            self.database.start()
+            if not self.database.running:
+                self.database.start()
         except SandboxError:
             for sock in sockets.values():
                 sock.close()
@@ -379,43 +362,3 @@ class Sandbox:
                 self.faults.remove(name)
         if self.rest is not None:
             await self.rest.reload_schema_cache()
-
-
-def install_for(
-    migrations: Migrations | None,
-    explicit: Path | None,
-    next_migrations: Migrations | None = None,
-) -> PostgresInstall:
-    """The PostgreSQL build to run on; ConfigError (nothing started) when it lacks what the SQL
-    needs: the extensions every Supabase project has (with the app's own SQL), every extension
-    the next files create and, unless the load goes on past errors, every extension the app's
-    SQL creates.
-
-    The bundled schema alone runs on the embedded build (it starts fastest). With next files on
-    top of it, a build with the platform extensions is preferred, as a real project has them."""
-    if migrations is None and next_migrations is None:
-        return choose((), explicit=explicit, prefer_embedded=True)
-    created = migrations.extensions() if migrations is not None else {}
-    following = next_migrations.extensions() if next_migrations is not None else {}
-    needs = [*PLATFORM_EXTENSIONS, *created, *following]
-    install = choose(needs, explicit=explicit, prefer_embedded=migrations is None)
-    problems = []
-    platform = install.missing(PLATFORM_EXTENSIONS)
-    if platform and migrations is not None:
-        problems.append(f"every Supabase project has {', '.join(platform)} in schema extensions")
-    strict = dict(following)
-    if migrations is not None and not migrations.continue_on_error:
-        strict = {**created, **strict}
-    for name in install.missing(strict):
-        file, line = strict[name]
-        problems.append(f"{file}:{line} creates the extension {name}")
-    if problems:
-        missing = install.missing(
-            [*(PLATFORM_EXTENSIONS if migrations is not None else ()), *strict]
-        )
-        raise ConfigError(
-            f"{'; '.join(problems)}, which {install.label} does not have: "
-            f"{how_to_install(missing, install)}",
-            key="--migrations" if migrations is not None else "--next",
-        )
-    return install

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,3 +92,18 @@ class SandboxSettings:
     def service_role_key(self) -> str:
         """The service-role API key for this sandbox's JWT secret."""
         return demo_key("service_role", self.jwt_secret)
+
+
+def settings_for_port(settings: SandboxSettings, port: int) -> SandboxSettings:
+    """Ports for `--port N`: 0 picks free ports, N keeps the CLI's layout (N, N+1, N+3, N+4; the
+    app's site on N+2, Studio's port in the CLI)."""
+    if port == 0:
+        return replace(settings, api_port=0, db_port=0, site_port=0, inbox_port=0, smtp_port=0)
+    return replace(
+        settings,
+        api_port=port,
+        db_port=port + 1,
+        site_port=port + 2,
+        inbox_port=port + 3,
+        smtp_port=port + 4,
+    )

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from synthetics.errors import ConfigError, MigrationError
-from synthetics.sandbox.database import Database, template_key
+from synthetics.sandbox.database import Database, install_for, template_key
 from synthetics.sandbox.migrations import resolve
 from synthetics.sandbox.postgres import embedded, installed
-from synthetics.sandbox.server import Sandbox, install_for, settings_for_port
+from synthetics.sandbox.server import Sandbox, settings_for_port
 from synthetics.sandbox.settings import SandboxSettings
 
 GRANT = "grant execute on function public.get_user_post_count_v2() to anon;\n"
