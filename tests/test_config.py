@@ -137,7 +137,7 @@ BAD = [
         "",
         "deeplink.browser_path (from --set deeplink.browser_path): deeplink.browser is "
         "\"required\" but deeplink.browser_path '/no/chrome' is not an executable file; install "
-        "one with `apt-get install chromium`",
+        "one with `apt-get install chromium-headless-shell` (or `chromium`",
     ),
     (
         ["--set", 'deeplink.apple_app_ids=["ABCDE12345.com.mamapace.app"]'],
