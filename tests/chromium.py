@@ -8,5 +8,6 @@ from synthetics.deeplink.browser import find_chromium, playwright_chromium
 
 FOUND = find_chromium(playwright_path=playwright_chromium)
 needs_chromium = pytest.mark.skipif(
-    FOUND is None, reason="no Chromium on this machine: `apt-get install chromium-headless-shell` (or chromium)"
+    FOUND is None,
+    reason="no Chromium on this machine: `apt-get install chromium-headless-shell` (or chromium)",
 )
