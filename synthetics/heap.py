@@ -11,8 +11,9 @@ freezes the heap it has (`gc.freeze`: later collections skip those objects) and 
 run again: what the checks make from then on is collected as usual. This happens once per process:
 `watch` freezes its start-up heap before its first cycle, not the garbage of every cycle.
 
-Only the console command does this (`synthetics.cli.console`); `synthetics.cli.main()` called in
-another program's process, such as the test suite's, leaves its collector alone.
+Only the console command does this (`synthetics.__main__.console`, and `python -m synthetics.cli`);
+`synthetics.cli.main()` called in another program's process, such as the test suite's, leaves
+its collector alone.
 """
 
 from __future__ import annotations

