@@ -87,9 +87,10 @@ class Redactor:
         # secret first could break the fragment of another that overlaps it (two keys that
         # share their first characters).
         spans: list[tuple[int, int]] = []
+        cuts = _cut_ends(text)
         for form in forms:
             spans += _occurrences(text, form)
-            spans += _cut_spans(text, form)
+            spans += _cut_spans(text, form, cuts)
         for value in values:
             spans += _fragment_spans(text, value)
         text = _masked(text, spans)
@@ -154,15 +155,28 @@ def _fragment_spans(text: str, secret: str) -> list[tuple[int, int]]:
 _CUT = "…"
 
 
-def _cut_spans(text: str, secret: str) -> list[tuple[int, int]]:
-    """A prefix of `secret` (6 characters or more) that ends where the text was cut."""
+def _cut_ends(text: str) -> list[int]:
+    """Where `text` was cut: each cut mark's position, and its end."""
+    ends, at = [], text.find(_CUT)
+    while at != -1:
+        ends.append(at)
+        at = text.find(_CUT, at + 1)
+    return [*ends, len(text)]
+
+
+def _cut_spans(text: str, secret: str, ends: list[int]) -> list[tuple[int, int]]:
+    """The longest prefix of `secret` (6 characters or more, the whole secret excepted) that
+    ends at one of `ends`, where the text was cut: each begins with the secret's first 6
+    characters, so only where those show is compared (str.find, not a loop over sizes)."""
     spans = []
-    ends = [i for i, char in enumerate(text) if char == _CUT] + [len(text)]
+    head = secret[:_MIN_LENGTH]
     for end in ends:
-        for size in range(min(len(secret) - 1, end), _MIN_LENGTH - 1, -1):
-            if text[end - size : end] == secret[:size]:
-                spans.append((end - size, end))
+        start = text.find(head, max(0, end - len(secret) + 1), end)
+        while start != -1:
+            if text[start:end] == secret[: end - start]:
+                spans.append((start, end))
                 break
+            start = text.find(head, start + 1, end)
     return spans
 
 

@@ -103,3 +103,12 @@ def test_a_secret_cut_short_by_a_message_limit_is_masked() -> None:
         assert KEY[:cut] not in shown
     shown = redactor.redact(f"ends with {KEY[:9]}")
     assert KEY[:9] not in shown
+
+
+def test_the_longest_cut_prefix_is_masked_where_its_head_also_shows_earlier() -> None:
+    """The secret's first characters can show more than once before a cut: the prefix that
+    reaches the cut is masked whole, and what only looks like its start stays."""
+    redactor = Redactor()
+    redactor.add(KEY)
+    text = f"{KEY[:6]}!{KEY[:6]} {KEY[:20]}… and {KEY[:7]}…{KEY[:8]}"
+    assert redactor.redact(text) == f"{KEY[:6]}!{KEY[:6]} {MASK}… and {MASK}…{MASK}"
