@@ -17,7 +17,9 @@ import contextlib
 import hashlib
 import json
 import os
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -26,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
 import psycopg
 
 from synthetics.errors import ConfigError, DatabaseError
@@ -404,12 +407,13 @@ class Database:
         if self._running and self._pgdata is not None:
             mode = "immediate" if self._tmp is not None else "fast"
             try:
-                self._run(
-                    "pg_ctl",
-                    ["-D", str(self._pgdata), "-w", "-m", mode, "stop"],
-                    self._system_user(),
-                    timeout=30,
-                )
+                if not _signal_postmaster(self._pgdata, mode, timeout=30):
+                    self._run(
+                        "pg_ctl",
+                        ["-D", str(self._pgdata), "-w", "-m", mode, "stop"],
+                        self._system_user(),
+                        timeout=30,
+                    )
             except (subprocess.SubprocessError, OSError) as exc:
                 raise DatabaseError(f"{self.build.label} did not stop: {exc}") from exc
             finally:
@@ -545,6 +549,49 @@ class Database:
             ensure_folder_permissions(bin_dir.parent / "lib", read)
         entry = pwd.getpwnam(user)
         os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+#: The signal each of pg_ctl's shutdown modes sends the postmaster.
+_SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+
+
+def _signal_postmaster(pgdata: Path, mode: str, *, timeout: float) -> bool:
+    """Shut the cluster's postmaster down in `mode` and wait for it to exit; False, before
+    anything was sent, when that cannot be done here (no readable `postmaster.pid`, its process
+    is not this cluster's, or no pidfd on this system), so that pg_ctl stops it instead.
+
+    What `pg_ctl -w stop` does, but woken by the exit itself: pg_ctl looks for the end of the
+    server every 100 ms, which made each sandbox's stop 0.1 s longer than PostgreSQL's own
+    shutdown (~20 ms when immediate). The pidfd is opened before the signal goes, so the wait
+    is on that very process and ends when it exits, not when something reaps it (psutil's
+    `wait()` on a process that is not our child polls until the latter, which can take
+    seconds in a container whose first process reaps slowly).
+    """
+    if not hasattr(os, "pidfd_open"):
+        return False
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True  # gone already
+    except (OSError, ValueError):
+        return False
+    try:
+        try:
+            if str(pgdata) not in psutil.Process(pid).cmdline():  # a reused pid
+                return False
+            os.kill(pid, _SHUTDOWN_SIGNALS[mode])
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            return True
+        except (OSError, psutil.Error):
+            return False
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            raise subprocess.TimeoutExpired(f"postmaster {pid}", timeout)
+        return True
+    finally:
+        os.close(pidfd)
 
 
 def _prune(cache: Path, prefix: str, *, keep: int) -> None:
