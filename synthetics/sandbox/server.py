@@ -313,9 +313,7 @@ class Sandbox:
             )
             self._ready.set()
             await self._stop.wait()
-            for server in servers:
-                server.should_exit = True
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._close_servers(servers, tasks)
         finally:
             if mailer is not None:
                 await mailer.close()
@@ -341,6 +339,29 @@ class Sandbox:
                 raise SandboxError("the HTTP servers did not start within 20 s")
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
+
+    @staticmethod
+    async def _close_servers(
+        servers: list[uvicorn.Server], tasks: list[asyncio.Task[None]]
+    ) -> None:
+        """Stop the HTTP servers now: what uvicorn's own shutdown does, without its waits.
+
+        Told to exit, a uvicorn server notices on its next 0.1 s tick, then sleeps 0.1 s more
+        for its connections to close and polls every 0.1 s while any is open: ~0.15 s of each
+        sandbox's stop, long after the run's last request. Here the listeners close, every
+        connection is asked to close as uvicorn asks it (an idle one closes at once, one
+        still answering closes once its response is out), and the servers' tasks end; what a
+        connection still runs then is cancelled when the sandbox's event loop ends.
+        """
+        for server in servers:
+            server.should_exit = True
+            for listener in getattr(server, "servers", []):
+                listener.close()
+            for connection in list(server.server_state.connections):
+                connection.shutdown()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _faults_changed(self) -> None:
         """Bring the database and the schema cache in line with the fault state.

@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
 from synthetics.sandbox.database import Database, _signal_postmaster
+from synthetics.sandbox.server import Sandbox, settings_for_port
+from synthetics.sandbox.settings import SandboxSettings
 
 
 def _gone(process: psutil.Process) -> bool:
@@ -53,3 +56,15 @@ def test_a_pid_file_that_names_another_process_gets_no_signal(tmp_path: Path) ->
 
 def test_no_pid_file_means_pg_ctl_stops_it(tmp_path: Path) -> None:
     assert _signal_postmaster(tmp_path, "immediate", timeout=5) is False
+
+
+def test_a_stop_closes_the_connections_clients_keep_open() -> None:
+    sandbox = Sandbox(settings_for_port(SandboxSettings(), 0))
+    info = sandbox.start()
+    headers = {"apikey": info.anon_key}
+    with httpx.Client(base_url=info.api_url, headers=headers, timeout=5) as client:
+        assert client.get("/auth/v1/health").status_code == 200  # a kept-alive connection
+        sandbox.stop()
+        # The pooled connection was closed by the server and the port no longer listens.
+        with pytest.raises(httpx.ConnectError):
+            client.get("/auth/v1/health")
