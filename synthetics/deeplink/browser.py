@@ -465,7 +465,7 @@ class Chromium:
                 finally:
                     self._playwright = None
             if self._profile is not None:
-                self._profile.cleanup()
+                remove_profile(self._profile.name)
                 self._profile = None
 
 
@@ -629,6 +629,23 @@ class BrowserThread:
         except Exception:  # the run is ending either way: kill what did not close
             kill_browser_processes()
         self.stuck = not self._worker.join(self.JOIN_S)
+        profile = self.chromium._profile
+        if self.stuck and profile is not None:  # its thread will never get to remove it
+            remove_profile(profile.name)
+
+
+def remove_profile(path: str) -> None:
+    """Remove a browser profile folder. A Chromium process still dying (a signal to the process
+    group) can write into it while it goes, leaving it behind: then the browser's processes are
+    killed and awaited, and it is removed again."""
+    shutil.rmtree(path, ignore_errors=True)
+    if Path(path).exists():
+        killed = []
+        for pid in kill_browser_processes():
+            with contextlib.suppress(psutil.Error):
+                killed.append(psutil.Process(pid))
+        psutil.wait_procs(killed, timeout=2)
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def kill_browser_processes() -> list[int]:
