@@ -103,6 +103,7 @@ async def create_user(api: API, request: Request) -> Response:
             identity_metadata=False,
             user_id=custom_id,
             role=helpers.string(body, "role") or "authenticated",
+            cost=api.settings.password_hash_cost,
         )
         if helpers.boolean(body, "email_confirm"):
             user = await models.confirm(conn, user, api.now(), identity=False)
@@ -160,7 +161,9 @@ async def update_user(api: API, request: Request) -> Response:
             user = await models.confirm(conn, user, now, identity=False)
         if new_password is not None:
             # UpdatePassword with no session: every session of the user is signed out.
-            await models.set_password(conn, user_id, new_password, now)
+            await models.set_password(
+                conn, user_id, new_password, now, cost=api.settings.password_hash_cost
+            )
         if email:
             verified = helpers.boolean(body, "email_confirm")
             await conn.execute(

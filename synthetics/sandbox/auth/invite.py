@@ -38,6 +38,7 @@ async def invite(api: API, request: Request) -> Response:
                 data=data,
                 identity_metadata=False,
                 action=None,
+                cost=api.settings.password_hash_cost,
             )
         await models.audit(conn, "user_invited", user, api.now())
         await send_invite(api, conn, user, redirect=redirect)

@@ -292,7 +292,13 @@ async def generate_link(api: API, request: Request) -> Response:
                     raise AuthError(400, "validation_failed", "Signup requires a valid password")
                 password.check_strength(api, secret)
             user = await models.insert_user(
-                conn, now, email=email, password=secret or None, data=data, identity_metadata=False
+                conn,
+                now,
+                email=email,
+                password=secret or None,
+                data=data,
+                identity_metadata=False,
+                cost=api.settings.password_hash_cost,
             )
         elif kind in ("signup", "invite"):
             assert user is not None

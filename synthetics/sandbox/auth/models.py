@@ -8,6 +8,7 @@ clock. Link tokens live in the user's own columns (`confirmation_token`, `recove
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -35,17 +36,24 @@ def ts(value: datetime | None) -> str | None:
     return text + "Z"
 
 
-def hash_password(password: str) -> str:
-    """crypto.GenerateFromPassword: bcrypt, cost 10."""
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+async def hash_password(password: str, cost: int) -> str:
+    """crypto.GenerateFromPassword: bcrypt at `cost` (AuthSettings.password_hash_cost).
+
+    Off the event loop, as each GoTrue request hashes in its own goroutine: bcrypt releases the
+    GIL, so the sandbox's other requests go on meanwhile.
+    """
+    salt = bcrypt.gensalt(rounds=cost)
+    hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode(), salt)
+    return hashed.decode()
 
 
-def password_matches(password: str, hashed: str | None) -> bool:
-    """Whether `password` is the one bcrypt-hashed into `hashed` (never true without a hash)."""
+async def password_matches(password: str, hashed: str | None) -> bool:
+    """Whether `password` is the one bcrypt-hashed into `hashed` (never true without a hash),
+    whatever cost it was hashed at; off the event loop, as `hash_password`."""
     if not hashed:
         return False
     try:
-        return bcrypt.checkpw(password.encode(), hashed.encode())
+        return await asyncio.to_thread(bcrypt.checkpw, password.encode(), hashed.encode())
     except ValueError:
         return False
 
@@ -190,8 +198,10 @@ async def insert_user(
     user_id: uuid.UUID | None = None,
     role: str = "authenticated",
     action: str | None = "user_signedup",
+    cost: int,
 ) -> DictRow:
-    """A new unconfirmed email user with its email identity.
+    """A new unconfirmed email user with its email identity (its password bcrypt-hashed at
+    `cost`).
 
     With `identity_metadata` (POST /signup) the identity carries the `data` keys and becomes
     the user_metadata (Signup + RemoveUnconfirmedIdentities); the admin routes keep
@@ -226,7 +236,7 @@ async def insert_user(
             user_id,
             role,
             email,
-            hash_password(password) if password else "",
+            await hash_password(password, cost) if password else "",
             Jsonb(app),
             Jsonb(meta),
             now,
@@ -261,9 +271,10 @@ async def confirm(conn: Conn, user: DictRow, now: datetime, *, identity: bool = 
 
 
 async def set_password(
-    conn: Conn, user_id: Any, password: str, now: datetime, *, keep_session: Any = None
+    conn: Conn, user_id: Any, password: str, now: datetime, *, cost: int, keep_session: Any = None
 ) -> None:
-    """SetPassword + UpdatePassword: every pending token cleared, sessions signed out.
+    """SetPassword + UpdatePassword (bcrypt at `cost`): every pending token cleared, sessions
+    signed out.
 
     With `keep_session` (a signed-in user changing its own password) that session stays.
     """
@@ -274,7 +285,7 @@ async def set_password(
         " email_change_sent_at = null, phone_change_token = '', phone_change_sent_at = null,"
         " reauthentication_token = '', reauthentication_sent_at = null, updated_at = %s"
         " where id = %s",
-        (hash_password(password) if password else "", now, user_id),
+        (await hash_password(password, cost) if password else "", now, user_id),
     )
     if keep_session is None:
         await conn.execute("delete from auth.sessions where user_id = %s", (user_id,))

@@ -88,7 +88,14 @@ async def sign_up_email(
             return await _fake_user(api, conn, existing, data)
         user = existing
     else:
-        user = await models.insert_user(conn, api.now(), email=email, password=secret, data=data)
+        user = await models.insert_user(
+            conn,
+            api.now(),
+            email=email,
+            password=secret,
+            data=data,
+            cost=api.settings.password_hash_cost,
+        )
         if api.autoconfirm():
             user = await models.confirm(conn, user, api.now())
             return await sessions.issue(api, conn, user, "password")

@@ -52,7 +52,7 @@ async def _password(api: API, body: Mapping[str, Any]) -> Response:
             raise invalid
         if models.is_banned(user, api.now()):
             raise AuthError(400, "user_banned", "User is banned")
-        if not models.password_matches(secret, user["encrypted_password"]):
+        if not await models.password_matches(secret, user["encrypted_password"]):
             raise invalid
         if user["email_confirmed_at"] is None:
             raise AuthError(400, "email_not_confirmed", "Email not confirmed")

@@ -73,14 +73,21 @@ async def update_user(api: API, request: Request) -> Response:
                             "Password update requires reauthentication",
                         )
                     await _verify_reauthentication(api, conn, user, nonce)
-            if new_password and models.password_matches(new_password, user["encrypted_password"]):
+            if new_password and await models.password_matches(
+                new_password, user["encrypted_password"]
+            ):
                 raise AuthError(
                     422, "same_password", "New password should be different from the old password."
                 )
         now = api.now()
         if new_password is not None:
             await models.set_password(
-                conn, user["id"], new_password, now, keep_session=found.get("session_id") or None
+                conn,
+                user["id"],
+                new_password,
+                now,
+                cost=api.settings.password_hash_cost,
+                keep_session=found.get("session_id") or None,
             )
             await models.audit(conn, "user_updated_password", user, now)
         for key, column in (("data", "raw_user_meta_data"), ("app_metadata", "raw_app_meta_data")):

@@ -225,7 +225,13 @@ async def apply(api: API, conn: Conn, user: DictRow, kind: str, token_hash: str)
 async def _signup_verify(api: API, conn: Conn, user: DictRow) -> DictRow:
     """signupVerify: an invited user without a password gets a random one; then Confirm."""
     if not user["encrypted_password"] and user["invited_at"] is not None:
-        await models.set_password(conn, user["id"], secrets.token_urlsafe(48), api.now())
+        await models.set_password(
+            conn,
+            user["id"],
+            secrets.token_urlsafe(48),
+            api.now(),
+            cost=api.settings.password_hash_cost,
+        )
         user = await models.reload(conn, user["id"])
     return await models.confirm(conn, user, api.now())
 
