@@ -7,7 +7,6 @@ also after a failure or an interrupt.
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,8 +86,6 @@ class Runtime:
     #: Who shows a long wait's progress (the terminal, when it draws one).
     waiting: Waiting = unwatched
     _recorders: list[Recorder] = field(default_factory=list)
-    #: The TLS context the run's clients share: loading the CA bundle takes ~20 ms a time.
-    _tls: ssl.SSLContext | None = None
     _inbox_client: httpx.Client | None = None
     #: What this runtime started itself (and so stops): a browser or sandbox handed in by
     #: `synthetics run` or `synthetics watch` belongs to them (watch keeps both warm).
@@ -116,13 +113,10 @@ class Runtime:
         once the run is stopping) and a capped body; `recorded` ones count for the checks."""
         timeout = self.settings.config.request_timeout_s
         control = self.control
-        if self._tls is None:
-            self._tls = httpx.create_ssl_context()
         transport = Transport(
             total_timeout=timeout,
             recorders=self._recorders if recorded else [],
             cutoff=(lambda: control.cutoff) if control is not None else (lambda: None),
-            verify=self._tls,
         )
         return httpx.Client(timeout=timeout, transport=transport)
 

@@ -16,6 +16,7 @@ reused connection has no dns/connect/tls.
 
 from __future__ import annotations
 
+import functools
 import socket
 import ssl
 import threading
@@ -214,15 +215,21 @@ class Transport(httpx.BaseTransport):
         self.body_limit = body_limit
         self.recorders = recorders if recorders is not None else []
         self.cutoff = cutoff
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=verify
-            if isinstance(verify, ssl.SSLContext)
-            else httpx.create_ssl_context(verify=verify),
-            max_connections=20,
-            max_keepalive_connections=10,
-            keepalive_expiry=5.0,
-            network_backend=_Backend(),
-        )
+        self._verify = verify
+        # http:// needs no TLS context; https:// gets its own pool once a request needs one.
+        self._plain = _pool(None)
+        self._secure: httpcore.ConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _pool_for(self, scheme: bytes) -> httpcore.ConnectionPool:
+        if scheme != b"https":
+            return self._plain
+        with self._lock:
+            if self._secure is None:
+                verify = self._verify
+                context = verify if isinstance(verify, ssl.SSLContext) else tls_context(verify)
+                self._secure = _pool(context)
+            return self._secure
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send, read the body up to the cap, all within the deadline; record the attempt."""
@@ -273,7 +280,7 @@ class Transport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         try:
-            response = self._pool.handle_request(core)
+            response = self._pool_for(core.url.scheme).handle_request(core)
             chunks: list[bytes] = []
             size, dropped = 0, False
             try:
@@ -307,7 +314,28 @@ class Transport(httpx.BaseTransport):
 
     def close(self) -> None:
         """Close every connection."""
-        self._pool.close()
+        self._plain.close()
+        with self._lock:
+            if self._secure is not None:
+                self._secure.close()
+
+
+@functools.cache
+def tls_context(verify: bool = True) -> ssl.SSLContext:
+    """httpx's context (certifi's CA bundle when verifying), made once per process when a first
+    https:// request needs it and shared by every transport: loading the bundle costs ~20-40 ms
+    of CPU, which a run against http:// (the sandbox) never spends."""
+    return httpx.create_ssl_context(verify=verify)
+
+
+def _pool(context: ssl.SSLContext | None) -> httpcore.ConnectionPool:
+    return httpcore.ConnectionPool(
+        ssl_context=context,
+        max_connections=20,
+        max_keepalive_connections=10,
+        keepalive_expiry=5.0,
+        network_backend=_Backend(),
+    )
 
 
 def _ms(started: float) -> float:

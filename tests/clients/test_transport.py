@@ -122,6 +122,21 @@ def test_tls_phases_are_measured_and_a_reused_connection_has_none(
     }  # fmt: skip
 
 
+def test_one_transport_serves_http_and_https_and_verifies_certificates_by_default(
+    servers: tuple[str, str, Path],
+) -> None:
+    plain, secure, cert = servers
+    with httpx.Client(transport=Transport(total_timeout=5)) as client:
+        assert client.get(f"{plain}/small").status_code == 200
+        with pytest.raises(httpx.ConnectError):
+            client.get(f"{secure}/small")  # a throwaway certificate that no known CA signed
+        assert client.get(f"{plain}/small").status_code == 200
+    context = ssl.create_default_context(cafile=str(cert))
+    with httpx.Client(transport=Transport(total_timeout=5, verify=context)) as client:
+        assert client.get(f"{secure}/small").status_code == 200
+        assert client.get(f"{plain}/small").status_code == 200
+
+
 def test_a_dripping_server_cannot_stretch_the_total_deadline(
     servers: tuple[str, str, Path],
 ) -> None:
