@@ -59,7 +59,9 @@ class Redactor:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        self._forms: list[str] = []
+        self._form_set: set[str] = set()
+        #: Every form, longest first (made again by `redact` after an `add`).
+        self._forms: list[str] | None = []
         self._lock = threading.Lock()
 
     def add(self, *values: str | SecretStr | None) -> None:
@@ -68,10 +70,10 @@ class Redactor:
             for value in values:
                 raw = value.get_secret_value() if isinstance(value, SecretStr) else value
                 if raw and len(raw) >= _MIN_LENGTH and raw not in self._values:
+                    # Only the new value's forms are made: a run registers hundreds of tokens.
                     self._values.add(raw)
-                    self._forms = sorted(
-                        {f for v in self._values for f in _forms(v)}, key=len, reverse=True
-                    )
+                    self._form_set |= _forms(raw)
+                    self._forms = None
 
     def values(self) -> set[str]:
         """A copy of the registered values (for tests that scan outputs)."""
@@ -82,7 +84,9 @@ class Redactor:
         """`text` with every registered value, form and long fragment, and every
         credential-shaped substring, masked."""
         with self._lock:
-            forms, values = list(self._forms), list(self._values)
+            if self._forms is None:
+                self._forms = sorted(self._form_set, key=len, reverse=True)
+            forms, values = self._forms, list(self._values)
         # Every span is found on the text as it came, then all are masked at once: masking one
         # secret first could break the fragment of another that overlaps it (two keys that
         # share their first characters).
