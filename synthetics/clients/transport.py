@@ -17,6 +17,7 @@ reused connection has no dns/connect/tls.
 from __future__ import annotations
 
 import functools
+import os
 import socket
 import ssl
 import threading
@@ -320,12 +321,17 @@ class Transport(httpx.BaseTransport):
                 self._secure.close()
 
 
-@functools.cache
 def tls_context(verify: bool = True) -> ssl.SSLContext:
-    """httpx's context (certifi's CA bundle when verifying), made once per process when a first
-    https:// request needs it and shared by every transport: loading the bundle costs ~20-40 ms
-    of CPU, which a run against http:// (the sandbox) never spends."""
-    return httpx.create_ssl_context(verify=verify)
+    """httpx's context (the CA bundle of SSL_CERT_FILE or SSL_CERT_DIR, else certifi's), made
+    when a first https:// request needs it and shared by every transport while those variables
+    say the same: loading a bundle costs ~20-40 ms of CPU, which a run against http:// (the
+    sandbox) never spends."""
+    return _context(verify, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _context(verify: bool, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context(verify=verify)  # reads the same two variables
 
 
 def _pool(context: ssl.SSLContext | None) -> httpcore.ConnectionPool:

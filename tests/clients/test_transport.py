@@ -137,6 +137,20 @@ def test_one_transport_serves_http_and_https_and_verifies_certificates_by_defaul
         assert client.get(f"{plain}/small").status_code == 200
 
 
+def test_the_shared_tls_context_follows_ssl_cert_file(
+    servers: tuple[str, str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, secure, cert = servers
+    with (
+        httpx.Client(transport=Transport(total_timeout=5)) as client,
+        pytest.raises(httpx.ConnectError),
+    ):
+        client.get(f"{secure}/small")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the certificate is now a trusted CA's
+    with httpx.Client(transport=Transport(total_timeout=5)) as client:
+        assert client.get(f"{secure}/small").status_code == 200
+
+
 def test_a_dripping_server_cannot_stretch_the_total_deadline(
     servers: tuple[str, str, Path],
 ) -> None:
