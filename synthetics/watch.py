@@ -34,6 +34,7 @@ from typing import Any
 import schedule
 
 from synthetics.config import Settings
+from synthetics.heap import StartupHeap
 
 Clock = Callable[[], datetime]
 
@@ -73,6 +74,7 @@ class Watch:
         clock: Clock = lambda: datetime.now(UTC),
         cycles: int | None = None,
         plugins: Sequence[Any] = (),
+        heap: StartupHeap | None = None,
     ) -> None:
         from synthetics.exporters.prometheus import Exporter
 
@@ -81,8 +83,10 @@ class Watch:
         self.pytest_args = pytest_args
         self.clock = clock
         self.limit = cycles
-        #: More pytest plugin objects for every run (the process's StartupHeap).
-        self.plugins = list(plugins)
+        #: The process's paused collector (a pytest plugin of every run too), when it has one.
+        self.heap = heap
+        #: More pytest plugin objects for every run.
+        self.plugins = [*plugins, *([heap] if heap is not None else [])]
         self.exporter = Exporter()
         self.stopping = threading.Event()
         self.running: Any = None  # the RunControl of the run in progress
@@ -99,6 +103,8 @@ class Watch:
 
         from synthetics.control import RunControl
 
+        if self.heap is not None and any(t.cycles for t in self.targets):
+            self.heap.settle()  # what the first cycle left alive: frozen, once
         control = RunControl()
         control.exporter = self.exporter
         plugins = [p for p in (target.launcher, target.browser, control) if p is not None]

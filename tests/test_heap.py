@@ -61,6 +61,38 @@ def test_the_collector_is_paused_until_the_checks_begin_then_the_heap_is_frozen_
     assert observed["after"] is True
 
 
+SETTLE = """
+import gc, json, sys
+import pytest
+from synthetics.heap import StartupHeap
+
+heap = StartupHeap().pause()
+pytest.main([sys.argv[1], "-q", "-p", "no:cacheprovider"], plugins=[heap])
+junk = [[] for _ in range(100_000)]
+for item in junk:
+    item.append(item)  # cycles only the collector frees
+del junk
+before = gc.get_freeze_count()
+heap.settle()
+settled = gc.get_freeze_count()
+heap.settle()
+print(json.dumps({"before": before, "settled": settled, "again": gc.get_freeze_count()}))
+"""
+
+
+def test_settling_after_a_first_cycle_freezes_what_it_left_alive_not_its_garbage(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "test_one.py").write_text(
+        "import builtins\n\ndef test_one():\n"
+        "    builtins.__dict__.setdefault('kept', []).append([[] for _ in range(50_000)])\n"
+    )
+    observed = observe(tmp_path, SETTLE, str(tmp_path / "test_one.py"))
+    grown = int(observed["settled"]) - int(observed["before"])  # type: ignore[call-overload]
+    assert 50_000 <= grown < 100_000  # the kept lists, not the 100,000 garbage ones
+    assert observed["again"] == observed["settled"]  # once only
+
+
 def test_a_command_without_checks_collects_as_usual(tmp_path: Path) -> None:
     script = """
 import gc, json

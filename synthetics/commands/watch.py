@@ -103,7 +103,7 @@ def run_watch(args: argparse.Namespace, heap: StartupHeap | None = None) -> int:
         every=every,
         pytest_args=pytest_args,
         cycles=args.cycles,
-        plugins=[heap] if heap is not None else [],
+        heap=heap,
     )
     server = uvicorn.Server(
         uvicorn.Config(watch.app(), host=args.host, port=args.port, log_level="warning")
