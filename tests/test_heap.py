@@ -41,15 +41,21 @@ def observe(tmp_path: Path, script: str, *args: str) -> dict[str, object]:
     return observed
 
 
-def test_the_collector_is_paused_until_the_checks_begin_then_the_heap_is_frozen_once(
-    tmp_path: Path,
-) -> None:
-    # Each session's check leaves 50,000 objects alive: a second freeze would take them too.
-    (tmp_path / "test_one.py").write_text(
+def keeping_check(tmp_path: Path) -> str:
+    """A test file whose one check leaves 50,000 objects alive (a second freeze would take
+    them too)."""
+    path = tmp_path / "test_one.py"
+    path.write_text(
         "import builtins\n\ndef test_one():\n"
         "    builtins.__dict__.setdefault('kept', []).append([[] for _ in range(50_000)])\n"
     )
-    observed = observe(tmp_path, SCRIPT, str(tmp_path / "test_one.py"))
+    return str(path)
+
+
+def test_the_collector_is_paused_until_the_checks_begin_then_the_heap_is_frozen_once(
+    tmp_path: Path,
+) -> None:
+    observed = observe(tmp_path, SCRIPT, keeping_check(tmp_path))
     assert observed["paused"] is True
     first, second = observed["seen"]  # type: ignore[misc]
     # As the first session's checks run, the collector is back and start-up's heap is frozen.
@@ -83,11 +89,7 @@ print(json.dumps({"before": before, "settled": settled, "again": gc.get_freeze_c
 def test_settling_after_a_first_cycle_freezes_what_it_left_alive_not_its_garbage(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / "test_one.py").write_text(
-        "import builtins\n\ndef test_one():\n"
-        "    builtins.__dict__.setdefault('kept', []).append([[] for _ in range(50_000)])\n"
-    )
-    observed = observe(tmp_path, SETTLE, str(tmp_path / "test_one.py"))
+    observed = observe(tmp_path, SETTLE, keeping_check(tmp_path))
     grown = int(observed["settled"]) - int(observed["before"])  # type: ignore[call-overload]
     assert 50_000 <= grown < 100_000  # the kept lists, not the 100,000 garbage ones
     assert observed["again"] == observed["settled"]  # once only
