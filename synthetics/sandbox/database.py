@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 import psycopg
 
+from synthetics.cache import user_cache
 from synthetics.errors import ConfigError, DatabaseError
 from synthetics.reaper import SHM, temp_prefix
 from synthetics.sandbox import migrations as migrations_module
@@ -62,16 +63,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def default_template_cache() -> Path:
-    """Where cluster templates are cached for this user.
-
-    As root, Postgres runs as an unprivileged user who must read the cache, so it lives in the
-    temporary directory rather than under /root (which stays closed).
-    """
-    if os.geteuid() == 0:
-        return Path(tempfile.gettempdir()) / f"supabase-synthetics-{os.geteuid()}"
-    import platformdirs
-
-    return platformdirs.user_cache_path("supabase-synthetics")
+    """Where cluster templates are cached for this user (synthetics.cache)."""
+    return user_cache()
 
 
 def schema_sql(name: str) -> str:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,7 +15,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from synthetics.deeplink.browser import (
+    COMPILE_CACHE,
     FLAGS,
+    NO_COMPILE_CACHE,
     BrowserThread,
     BrowserUnavailable,
     Found,
@@ -22,6 +27,7 @@ from synthetics.deeplink.browser import (
     mail_view,
     missing_reason,
     text_view,
+    use_compile_cache,
 )
 from tests.chromium import needs_chromium
 
@@ -317,3 +323,60 @@ def test_scripts_in_the_email_do_not_run(browser: BrowserThread, auth: str) -> N
     click = browser.click(html, redirect=REDIRECT, timeout_s=10)
     assert click.ending == "handoff"
     assert not [p for p in Auth.seen if "ran" in p]
+
+
+# -- the driver's compile cache ----------------------------------------------------------------
+
+
+def test_the_driver_is_pointed_at_the_cache_folder(tmp_path: Path) -> None:
+    environ: dict[str, str] = {}
+    assert use_compile_cache(environ, tmp_path) == str(tmp_path)
+    assert environ == {COMPILE_CACHE: str(tmp_path)}
+
+
+@pytest.mark.parametrize(
+    ("environ", "uses"),
+    [
+        ({COMPILE_CACHE: "/somewhere/else"}, "/somewhere/else"),
+        ({COMPILE_CACHE: ""}, None),
+        ({NO_COMPILE_CACHE: "1"}, None),
+    ],
+    ids=["its own folder", "set empty", "turned off"],
+)
+def test_what_the_environment_says_about_the_cache_stands(
+    tmp_path: Path, environ: dict[str, str], uses: str | None
+) -> None:
+    before = dict(environ)
+    assert use_compile_cache(environ, tmp_path) == uses
+    assert environ == before
+
+
+def test_without_a_usable_folder_node_compiles_as_usual() -> None:
+    environ: dict[str, str] = {}
+    assert use_compile_cache(environ, None) is None
+    assert environ == {}
+
+
+@needs_chromium
+def test_a_browser_start_leaves_the_drivers_compiled_code_in_the_user_cache(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in (COMPILE_CACHE, NO_COMPILE_CACHE)}
+    env.update(TMPDIR=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    script = (
+        "from synthetics.cache import user_cache\n"
+        "from synthetics.deeplink.browser import BrowserThread\n"
+        "browser = BrowserThread(mode='required')\n"
+        "try:\n"
+        "    browser.ready()\n"
+        "finally:\n"
+        "    browser.close()\n"
+        "print(user_cache())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    cache = Path(done.stdout.strip()) / "node-compile-cache"
+    assert cache.is_relative_to(tmp_path)
+    assert [p for p in cache.rglob("*") if p.is_file()], "Node wrote no compiled code"
