@@ -103,13 +103,20 @@ _HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
 _NOT_A_HANDOFF = ("about", "data", "blob", "javascript", "chrome-error", "chrome")
 
 
-def use_compile_cache(environ: MutableMapping[str, str], folder: Path | None) -> str | None:
+def use_compile_cache(
+    environ: MutableMapping[str, str], folder: Path | Callable[[], Path | None] | None
+) -> str | None:
     """Point the driver's Node at `folder` for its compiled code (in `environ`, which the driver
     inherits), unless the environment already says where, or says not to, or there is no
-    usable folder. Returns the folder Node will use, if any."""
+    usable folder. `folder` may be a function that makes it: it is called only when needed.
+    Returns the folder Node will use, if any."""
     if COMPILE_CACHE in environ:
         return environ[COMPILE_CACHE] or None
-    if environ.get(NO_COMPILE_CACHE) or folder is None:
+    if environ.get(NO_COMPILE_CACHE):
+        return None
+    if callable(folder):
+        folder = folder()
+    if folder is None:
         return None
     environ[COMPILE_CACHE] = str(folder)
     return str(folder)
@@ -338,7 +345,7 @@ class Chromium:
             raise BrowserUnavailable(
                 f"the playwright package is not installed; {INSTALL_HINT}"
             ) from None
-        use_compile_cache(os.environ, owned_folder(user_cache() / "node-compile-cache"))
+        use_compile_cache(os.environ, lambda: owned_folder(user_cache() / "node-compile-cache"))
         try:
             self._playwright = sync_playwright().start()
             self.found = find_chromium(

@@ -64,11 +64,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def default_template_cache() -> Path:
-    """Where cluster templates are cached for this user (synthetics.cache)."""
-    return user_cache()
-
-
 def schema_sql(name: str) -> str:
     """Return the text of one bundled SQL file."""
     return (resources.files("synthetics.sandbox") / "sql" / name).read_text(encoding="utf-8")
@@ -335,8 +330,9 @@ class Database:
                 settings += ["cron.database_name=postgres", "cron.use_background_workers=on"]
         command = [str(self.build.executable("postgres")), "-D", str(pgdata)]
         command += ["-h", self.host, "-p", str(self.port)]
-        command += [arg for setting in settings for arg in ("-c", setting)]
-        self._server = Postmaster.start(command, log=pgdata / "postgres.log", user=user, timeout=20)
+        self._server = Postmaster.start(
+            command, settings=settings, log=pgdata / "postgres.log", user=user, timeout=20
+        )
         self._running = True
 
     def _template(self, user: str | None) -> Path | None:
@@ -652,7 +648,7 @@ def sandbox_database(
         data_dir=data_dir,
         port=settings.db_port,
         host=settings.host,
-        template_cache=default_template_cache() if use_template else None,
+        template_cache=user_cache() if use_template else None,
         install=install_for(settings.migrations, settings.postgres_bin, settings.next_migrations),
         migrations=settings.migrations,
         next_migrations=settings.next_migrations,

@@ -1,7 +1,7 @@
 """A sandbox cluster's server process: started, awaited until it accepts connections, its log
 kept.
 
-    Postmaster.start(command, log=…, user=…, timeout=…)  the server, accepting connections
+    Postmaster.start(command, settings=…, log=…, …)      the server, accepting connections
     postmaster.reap(timeout)                             once it was told to stop
 
 `pg_ctl -w start` looks for a starting server's readiness every 100 ms, which made each start
@@ -18,6 +18,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
 
@@ -58,14 +59,22 @@ class Postmaster:
 
     @classmethod
     def start(
-        cls, command: list[str], *, log: Path, user: str | None, timeout: float
+        cls,
+        command: list[str],
+        *,
+        settings: Iterable[str] = (),
+        log: Path,
+        user: str | None,
+        timeout: float,
     ) -> Postmaster:
-        """Run `command` (the build's `postgres` and its arguments) and return once it accepts
-        connections; ServerExited or subprocess.TimeoutExpired otherwise, the server gone."""
+        """Run `command` (the build's `postgres` and its arguments) with `settings` and
+        LOG_SETTINGS (each `-c NAME=VALUE`), and return once it accepts connections;
+        ServerExited or subprocess.TimeoutExpired otherwise, the server gone."""
+        options = [arg for setting in (*settings, *LOG_SETTINGS) for arg in ("-c", setting)]
         out = log.open("ab")
         try:
             process = subprocess.Popen(  # noqa: S603 - the build's own program, an argument list
-                [*command, *(arg for setting in LOG_SETTINGS for arg in ("-c", setting))],
+                [*command, *options],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
