@@ -11,7 +11,8 @@ on one line (their end adds SQLAlchemy's import, the rules and the alert lifecyc
 Each run is the `synthetics` console script in a fresh process, as a user runs it, and its
 critical path is measured in that same run (bench/run_timings.py, loaded as a pytest plugin
 through PYTEST_PLUGINS; each watch cycle likewise): what the run must wait for, one thing after
-another — the sandbox's start, the time a request of ours was in flight (concurrent probes
+another — the sandbox's start (its database's start until its services answer, in the run's
+process or the one forked for it alike), the time a request of ours was in flight (concurrent probes
 count once), the confirmation email's arrival, the browser's click (click → hand-off) and the
 sandbox's stop. Everything else (interpreter start, imports, pytest,
 the checks' own code, reports, and any wait for Chromium to be up) is counted as overhead.

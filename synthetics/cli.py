@@ -35,6 +35,7 @@ from synthetics.heap import StartupHeap
 if TYPE_CHECKING:
     from synthetics.config import Settings
     from synthetics.sandbox.migrations import LoadReport, Migrations
+    from synthetics.targets import Launcher, Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4
 
@@ -283,9 +284,8 @@ def run_checks(args: argparse.Namespace, heap: StartupHeap | None = None) -> int
     there is none, a usage problem is 3 and anything else means the run did not finish (4).
     """
     from synthetics import config as config_module
-    from synthetics.control import RunControl
-    from synthetics.reaper import claim, sweep
-    from synthetics.targets import SandboxLauncher, browser_for, plan
+    from synthetics.reaper import claim
+    from synthetics.targets import forked_launcher, plan
 
     settings = config_module.load(path=args.config, sets=args.sets, target=args.target)
     notice = config_module.defaults_notice(settings)
@@ -309,8 +309,33 @@ def run_checks(args: argparse.Namespace, heap: StartupHeap | None = None) -> int
     check_report_dir(args.report_dir)
     # What this run starts carries its mark; what killed runs left behind goes, in the background.
     claim()
-    threading.Thread(target=sweep, name="synthetics-sweep", daemon=True).start()
+    # The sandbox first, before this process has any other thread: where it can, it is forked
+    # into a process of its own (synthetics.sandbox_child), which loads and serves on the other
+    # core while pytest is imported, starts and collects here; the run picks it up.
+    launcher: Launcher | None = forked_launcher(run_plan) if settings.target.sandbox else None
+    try:
+        return _run_pytest(args, settings, run_plan, groups, launcher, heap)
+    except BaseException:
+        if launcher is not None:  # what failed before pytest's end stopped it (safe twice)
+            launcher.stop()
+        raise
 
+
+def _run_pytest(
+    args: argparse.Namespace,
+    settings: Settings,
+    run_plan: Plan,
+    groups: frozenset[str] | None,
+    launcher: Launcher | None,
+    heap: StartupHeap | None,
+) -> int:
+    """The rest of `synthetics run`, its sandbox starting: the sweep, the deadline, signals,
+    Chromium, pytest, and the stop of what the run started."""
+    from synthetics.control import RunControl
+    from synthetics.reaper import sweep
+    from synthetics.targets import SandboxLauncher, browser_for
+
+    threading.Thread(target=sweep, name="synthetics-sweep", daemon=True).start()
     control = RunControl()
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
@@ -321,11 +346,12 @@ def run_checks(args: argparse.Namespace, heap: StartupHeap | None = None) -> int
 
     previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     control.start_deadline(settings.config.run_timeout)
-    # Chromium, when the browser checks are in the run, and the sandbox come up while pytest is
-    # imported, starts and collects; the run picks them up. Chromium first: its start is the
-    # longer wait (~0.6 s, in its own processes), and the sandbox's begin() loads its code here.
+    # Chromium, when the browser checks are in the run, comes up likewise, in its own processes;
+    # then a sandbox that could not be forked, in this process: Chromium first, its start is the
+    # longer wait (~0.6 s), and the sandbox's begin() loads its code here.
     browser = browser_for(run_plan, once=True) if groups is None or "deeplink" in groups else None
-    launcher = SandboxLauncher(run_plan, once=True).begin() if settings.target.sandbox else None
+    if launcher is None and settings.target.sandbox:
+        launcher = SandboxLauncher(run_plan, once=True).begin()
     try:
         import pytest
 
@@ -334,15 +360,21 @@ def run_checks(args: argparse.Namespace, heap: StartupHeap | None = None) -> int
     finally:
         control.cancel_deadline()
         try:
-            if browser is not None:
-                browser.close()
+            try:
+                if browser is not None:
+                    browser.close()
+            finally:
+                if launcher is not None:
+                    launcher.stop()
             if launcher is not None:
-                launcher.stop()
                 started = launcher.sandbox  # None when the sandbox could not even be made
                 if started is not None:
-                    _print_load(started.load_report, migrations, stream=sys.stderr)
+                    _print_load(started.load_report, run_plan.migrations, stream=sys.stderr)
                     _print_load(
-                        started.next_report, next_migrations, stream=sys.stderr, label="next"
+                        started.next_report,
+                        run_plan.next_migrations,
+                        stream=sys.stderr,
+                        label="next",
                     )
         finally:
             for signum, handler in previous.items():

@@ -52,6 +52,10 @@ class MigrationError(DatabaseError):
         super().__init__(message)
         self.failures = failures
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (the sandbox's own process hands it to the run: synthetics.sandbox_child).
+        return (type(self), (str(self), self.failures))
+
 
 class HistoryError(SyntheticsError):
     """The history store could not be opened, migrated, read or written (never names its URL)."""

@@ -36,16 +36,23 @@ def owner_tag(pid: int | None = None) -> str:
     return f"{process.pid}-{int(process.create_time())}"
 
 
+#: The tag `claim()` gave this process: a process forked from a claimed one (the run's sandbox,
+#: synthetics.sandbox_child) inherits it, so that what it makes is the run's.
+_claimed: str | None = None
+
+
 def claim() -> str:
     """Mark what this process starts from now on as its own; returns the tag."""
-    tag = owner_tag()
+    global _claimed
+    tag = _claimed = owner_tag()
     os.environ[OWNER_ENV] = tag
     return tag
 
 
 def temp_prefix(kind: str) -> str:
-    """The prefix of a temporary folder of `kind` (`pg`, `chromium`) this process owns."""
-    return f"synthetics-{kind}-{owner_tag()}-"
+    """The prefix of a temporary folder of `kind` (`pg`, `chromium`) this process owns: named
+    for the process that claimed it (its run), else for itself."""
+    return f"synthetics-{kind}-{_claimed or owner_tag()}-"
 
 
 def alive(tag: str) -> bool:

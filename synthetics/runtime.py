@@ -34,7 +34,7 @@ from synthetics.journey import Journey, Waiting, unwatched
 from synthetics.redact import Redactor
 from synthetics.results import CheckResult, RunResult
 from synthetics.severity import evaluate
-from synthetics.targets import Plan, SandboxLauncher, browser_for
+from synthetics.targets import Launcher, Plan, SandboxLauncher, browser_for
 from synthetics.users import (
     CleanupReport,
     OwnedRows,
@@ -73,7 +73,7 @@ class Runtime:
     #: Every request of the run (for the benchmark's critical path) and the sandbox's start time.
     traffic: Recorder = field(default_factory=Recorder)
     sandbox_start_s: float = 0.0
-    launcher: SandboxLauncher | None = None
+    launcher: Launcher | None = None
     #: Whether the run has browser checks to serve (Chromium starts with the run, if not given).
     want_browser: bool = True
     browser: BrowserThread | None = None

@@ -8,13 +8,14 @@ their start overlaps the suite's own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter, ValidationError
@@ -22,6 +23,7 @@ from pydantic import TypeAdapter, ValidationError
 from synthetics.config import Settings
 from synthetics.errors import ConfigError
 from synthetics.sandbox.faults import Fault, parse_faults
+from synthetics.sandbox_child import ChildLauncher, can_fork
 from synthetics.users import check_address
 
 if TYPE_CHECKING:
@@ -197,11 +199,44 @@ def _site_settings(settings: Settings) -> Any:
     )
 
 
+class Launcher(Protocol):
+    """What starts a run's sandbox and stops it: SandboxLauncher (in this process) or
+    synthetics.sandbox_child.ChildLauncher (in a process of its own)."""
+
+    #: One run's sandbox: it goes down as the run's checks end (`watch` keeps its own up).
+    once: bool
+    #: The running sandbox (its `info`, `load_report`, `next_report`, `mail.stats()`), once
+    #: `wait()` returned.
+    sandbox: Any
+    #: Seconds from the start's beginning until the sandbox was ready, and spent stopping it.
+    elapsed_s: float
+    stop_s: float
+
+    def wait(self) -> Any:
+        """The running sandbox's info (raises what the start raised)."""
+
+    def stop_soon(self) -> None:
+        """Begin stopping a one-run sandbox (`stop()` waits for it)."""
+
+    def stop(self) -> None:
+        """Stop the sandbox, waiting for the stop to end."""
+
+
+def forked_launcher(run_plan: Plan) -> ChildLauncher | None:
+    """A one-run sandbox starting now in a process of its own (synthetics.sandbox_child), or
+    None where that cannot be had safely: then the run starts a SandboxLauncher itself."""
+    if can_fork():
+        with contextlib.suppress(OSError):  # no fork to be had (EAGAIN, ENOMEM)
+            return ChildLauncher(run_plan).begin()
+    return None
+
+
 class SandboxLauncher:
     """Starts the run's sandbox in the background, as early as possible; the run waits for it.
 
-    `synthetics run` begins one before pytest even loads, so the database and servers come up
-    while pytest starts and collects: the sandbox's start overlaps the suite's own start-up.
+    `synthetics run` begins one before pytest even loads (in the process forked for it,
+    synthetics.sandbox_child, where it can), so the database and servers come up while pytest
+    starts and collects: the sandbox's start overlaps the suite's own start-up.
     """
 
     def __init__(self, run_plan: Plan, *, once: bool = False) -> None:
@@ -316,3 +351,7 @@ class SandboxLauncher:
         elif self._database is not None:
             self._database.stop()  # started, but the sandbox around it never was
         self.stop_s += time.perf_counter() - started
+
+
+#: What runs a sandbox for a run (what the pytest plugin picks up from `synthetics run`).
+LAUNCHERS = (SandboxLauncher, ChildLauncher)

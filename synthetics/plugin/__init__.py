@@ -58,7 +58,7 @@ from synthetics.plugin.terminal import (
 from synthetics.results import RunResult
 from synthetics.runtime import Runtime
 from synthetics.severity import exit_code
-from synthetics.targets import SandboxLauncher, plan
+from synthetics.targets import LAUNCHERS, plan
 
 __all__ = ["RUNTIME", "CheckFailed", "CheckRecord", "check_id"]
 
@@ -183,7 +183,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ConfigError, ValueError) as exc:
         raise pytest.UsageError(f"synthetics configuration error: {exc}") from None
     plugins = config.pluginmanager.get_plugins()
-    launchers = [p for p in plugins if isinstance(p, SandboxLauncher)]
+    launchers = [p for p in plugins if isinstance(p, LAUNCHERS)]
     browsers = [p for p in plugins if isinstance(p, BrowserThread)]  # started by `synthetics run`
     controls = [p for p in plugins if isinstance(p, RunControl)]
     notice = config_module.defaults_notice(settings)
