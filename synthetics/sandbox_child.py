@@ -27,11 +27,12 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing import Pipe
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from synthetics.errors import SandboxError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 #: How long the run waits for a stopping sandbox's process before it kills it.
 STOP_TIMEOUT_S = 30.0
@@ -171,13 +172,15 @@ class ChildLauncher:
         self._pid: int | None = None
         self._started = 0.0
         self._stop_sent = 0.0
-        self._ready: _Ready | None = None
+        self._info: Any = None  # the SandboxInfo, once ready
         self._error: BaseException | None = None
         self._lock = threading.Lock()  # one question at a time on the pipe
 
     def begin(self) -> ChildLauncher:
         """Fork the child and return at once; it starts the sandbox meanwhile (OSError when the
         system cannot fork)."""
+        from multiprocessing import Pipe  # loaded only by a run that forks
+
         ours, theirs = Pipe()
         for stream in (sys.stdout, sys.stderr):  # else what is buffered is written twice
             with contextlib.suppress(AttributeError, OSError, ValueError):
@@ -209,29 +212,28 @@ class ChildLauncher:
     def wait(self) -> Any:
         """The running sandbox's info (raises what the start raised)."""
         with self._lock:
-            if self._ready is None and self._error is None:
+            if self._info is None and self._error is None:
                 if self._conn is None:
                     raise SandboxError("the sandbox was stopped before it was ready")
                 try:
                     message = self._receive(self._conn)
                 except SandboxError as exc:
                     message = _Failed(exc, time.perf_counter())
+                self.since_fork_s = message.at - self._started
                 if isinstance(message, _Ready):
-                    self._ready = message
+                    self._info = message.info
                     self.sandbox = ChildSandbox(message, self._ask)
-                    self.since_fork_s = message.at - self._started
                     self.elapsed_s = message.start_s
                 else:
-                    failed = message if isinstance(message, _Failed) else None
-                    self._error = failed.error if failed else SandboxError("no sandbox started")
-                    message = failed or _Failed(self._error, time.perf_counter())
+                    if not isinstance(message, _Failed):  # its failure could not be sent
+                        message = _Failed(SandboxError("the sandbox did not start"), message.at)
+                    self._error = message.error
                     if message.load_report is not None or message.next_report is not None:
                         self.sandbox = ChildSandbox(message, self._ask)
-                    self.elapsed_s = self.since_fork_s = message.at - self._started
+                    self.elapsed_s = self.since_fork_s
         if self._error is not None:
             raise self._error
-        assert self._ready is not None
-        return self._ready.info
+        return self._info
 
     def _ask(self, question: str) -> Any:
         with self._lock:

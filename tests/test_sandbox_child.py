@@ -50,11 +50,23 @@ print(json.dumps(out))
 """
 
 
+def python(*args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter in the project's folder: `-c CODE ARGS...` or `-m MODULE ARGS...`."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def quick_run(tmp_path: Path) -> list[str]:
+    """`synthetics run`'s arguments for a short sandbox run: the auth checks, no browser."""
+    return [
+        "run", "--no-history", "--only", "auth", "--set", "deeplink.browser=off",
+        "--report-dir", str(tmp_path / "reports"),
+    ]  # fmt: skip
+
+
 def drive(*sets: str) -> dict[str, object]:
-    result = subprocess.run(
-        [sys.executable, "-c", DRIVE, *sets],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = python("-c", DRIVE, *sets)
     assert result.returncode == 0, result.stdout + result.stderr
     return dict(json.loads(result.stdout.splitlines()[-1]))
 
@@ -85,10 +97,7 @@ except Exception as exc:
     print(type(exc).__name__, exc)
 launcher.stop()
 """
-    result = subprocess.run(
-        [sys.executable, "-c", script, "/nonexistent/bin"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = python("-c", script, "/nonexistent/bin")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "/nonexistent/bin" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
@@ -124,9 +133,7 @@ def test_a_process_with_another_thread_does_not_fork() -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="the child is forked on Linux only")
 def test_a_run_forks_its_sandbox_when_it_has_no_other_thread() -> None:
     script = "import threading; from synthetics.sandbox_child import can_fork; print(can_fork())"
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
-    )
+    result = python("-c", script)
     assert result.stdout.strip() == "True"
 
 
@@ -134,14 +141,7 @@ def test_a_run_whose_sandbox_cannot_load_the_sql_says_which_statement(tmp_path: 
     # The start fails in the sandbox's own process; the run reports it in its words.
     sql = tmp_path / "bad.sql"
     sql.write_text("create table ok_one (id int);\ncreate tabel broken (id int);\n")
-    result = subprocess.run(
-        [
-            sys.executable, "-m", "synthetics.cli", "run", "--no-history", "--only", "auth",
-            "--set", "deeplink.browser=off", "--report-dir", str(tmp_path / "reports"),
-            "--migrations", str(sql),
-        ],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = python("-m", "synthetics.cli", *quick_run(tmp_path), "--migrations", str(sql))
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     results = json.loads((tmp_path / "reports" / "results.json").read_text())
@@ -172,11 +172,5 @@ code = cli.main(sys.argv[1:])
 release.set()
 print("CODE", code, "OURS", psutil.Process().pid in seen)
 """
-    result = subprocess.run(
-        [
-            sys.executable, "-c", script, "run", "--no-history", "--only", "auth",
-            "--set", "deeplink.browser=off", "--report-dir", str(tmp_path / "reports"),
-        ],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+    result = python("-c", script, *quick_run(tmp_path))
     assert result.stdout.strip().endswith("CODE 0 OURS True"), result.stdout + result.stderr
