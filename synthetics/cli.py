@@ -34,7 +34,8 @@ from synthetics.heap import StartupHeap
 
 if TYPE_CHECKING:
     from synthetics.config import Settings
-    from synthetics.sandbox.migrations import LoadReport, Migrations
+    from synthetics.sandbox.migrations import Migrations
+    from synthetics.sandbox.reports import LoadReport
     from synthetics.targets import Launcher, Plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNFINISHED = 0, 1, 3, 4

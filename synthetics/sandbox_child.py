@@ -3,7 +3,8 @@
 In the run's own process the sandbox shares one interpreter with pytest, the checks and the
 outputs: loading its code (psycopg, uvicorn, starlette, the Auth and REST services) and serving
 the checks' requests took turns with them. Forked, it loads and serves on the machine's other
-core (bench/run.py).
+core (bench/run.py). What crosses the pipe is plain data (synthetics.sandbox.reports), so the
+run's process never loads that code itself.
 
 The child is the sandbox's only owner: it starts it, answers the run's questions over a pipe,
 and stops it when the run says so or when the pipe closes, that is, when the run's process is
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from synthetics.errors import SandboxError
+from synthetics.sandbox.reports import LoadReport, SandboxInfo
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -49,9 +51,9 @@ def can_fork() -> bool:
 # What the child sends; every time is time.perf_counter(), one monotonic clock across a fork.
 @dataclass
 class _Ready:
-    info: Any  # synthetics.sandbox.server.SandboxInfo
-    load_report: Any
-    next_report: Any
+    info: SandboxInfo
+    load_report: LoadReport | None
+    next_report: LoadReport | None
     at: float
     start_s: float  # the start itself, as SandboxLauncher measures it (its code loaded before)
 
@@ -60,8 +62,8 @@ class _Ready:
 class _Failed:
     error: BaseException
     at: float
-    load_report: Any = None  # what loading the app's SQL did before the start failed
-    next_report: Any = None
+    load_report: LoadReport | None = None  # what loading the app's SQL did before it failed
+    next_report: LoadReport | None = None
 
 
 @dataclass

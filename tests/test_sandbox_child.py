@@ -42,6 +42,13 @@ out = {
     "postgres": server.pid,
     "elapsed_s": launcher.elapsed_s,
     "since_fork_s": launcher.since_fork_s,
+    # What this process loaded of the sandbox's own code (its reports are plain data).
+    "sandbox_code": sorted(
+        m for m in sys.modules
+        if m.split(".")[0] in ("uvicorn", "starlette", "aiosmtpd", "psycopg_pool")
+        or m.startswith("synthetics.sandbox.")
+        and m not in ("synthetics.sandbox.reports", "synthetics.sandbox.faults")
+    ),
 }
 launcher.stop()
 out["postgres_running"] = psutil.pid_exists(out["postgres"])
@@ -77,6 +84,7 @@ def test_the_child_runs_the_sandbox_answers_and_takes_everything_down() -> None:
     assert out["accepted"] == 0  # asked over the pipe: no email sent yet
     assert out["site"] is True
     assert out["postgres_parent_is_us"] is False  # the child's, not this process's
+    assert out["sandbox_code"] == []  # it loads and serves in the child alone
     # The start as the in-process launcher measures it, within the time since the fork.
     assert 0 < float(out["elapsed_s"]) <= float(out["since_fork_s"]) < 60  # type: ignore[arg-type]
     assert out["postgres_running"] is False

@@ -36,9 +36,10 @@ from synthetics.cache import user_cache
 from synthetics.errors import ConfigError, DatabaseError
 from synthetics.reaper import SHM, temp_prefix
 from synthetics.sandbox import migrations as migrations_module
-from synthetics.sandbox.migrations import LoadReport, Migrations, Statement
+from synthetics.sandbox.migrations import Migrations, Statement
 from synthetics.sandbox.postgres import PostgresInstall, choose, embedded, how_to_install
 from synthetics.sandbox.postmaster import Postmaster
+from synthetics.sandbox.reports import LoadReport
 
 if TYPE_CHECKING:
     from synthetics.sandbox.settings import SandboxSettings

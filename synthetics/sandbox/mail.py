@@ -45,6 +45,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from synthetics.errors import SandboxError
+from synthetics.sandbox.reports import MailboxStats
 
 #: Mailpit's page size when `limit` is absent or invalid.
 DEFAULT_LIMIT = 50
@@ -125,18 +126,6 @@ class Page:
     matched_unread: int
     total: int
     unread: int
-
-
-@dataclass(frozen=True)
-class MailboxStats:
-    """Mailbox totals and counters since the store was created (for /api/v1/info)."""
-
-    total: int
-    unread: int
-    accepted: int
-    accepted_size: int
-    deleted: int
-    uptime_s: float
 
 
 @dataclass

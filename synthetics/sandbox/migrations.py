@@ -30,13 +30,14 @@ import re
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from synthetics.errors import ConfigError, MigrationError
+from synthetics.sandbox.reports import Failure, LoadReport
 from synthetics.sandbox.settings import AuthSettings
 
 #: The Supabase CLI's migration file name: `<version>_<name>.sql` (pkg/migration).
@@ -82,77 +83,6 @@ class Statement:
         """The extension a `CREATE EXTENSION` statement creates."""
         match = _CREATE_EXTENSION.match(self.text)
         return match.group(1) if match else None
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A statement PostgreSQL rejected."""
-
-    file: str
-    line: int
-    statement: str
-    sqlstate: str
-    error: str
-    #: How to fix an environment problem (a missing extension), if that is what it was.
-    fix: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.file}:{self.line}: `{self.statement}` failed: {self.error}"
-        if self.sqlstate:
-            text += f" (SQLSTATE {self.sqlstate})"
-        return f"{text}. {self.fix}" if self.fix else text
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready copy (the template cache keeps a load's report)."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "statement": self.statement,
-            "sqlstate": self.sqlstate,
-            "error": self.error,
-            "fix": self.fix,
-        }
-
-
-@dataclass
-class LoadReport:
-    """What a load did: files, statements, failures, time."""
-
-    files: int = 0
-    statements: int = 0
-    failures: list[Failure] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    #: True when the cluster came from a template built by an earlier, identical load.
-    cached: bool = False
-
-    def summary(self) -> str:
-        """One line for the sandbox's banner."""
-        source = " (cluster from the template cache)" if self.cached else ""
-        failed = f", {len(self.failures)} failed" if self.failures else ""
-        return (
-            f"{self.files} files, {self.statements} statements in "
-            f"{self.elapsed_s:.2f} s{failed}{source}"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready copy."""
-        return {
-            "files": self.files,
-            "statements": self.statements,
-            "elapsed_s": self.elapsed_s,
-            "failures": [f.to_json() for f in self.failures],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LoadReport:
-        """The report a cached template was built with."""
-        return cls(
-            files=int(data["files"]),
-            statements=int(data["statements"]),
-            elapsed_s=float(data["elapsed_s"]),
-            failures=[Failure(**f) for f in data["failures"]],
-            cached=True,
-        )
 
 
 @dataclass(frozen=True)

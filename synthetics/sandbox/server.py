@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,38 +36,12 @@ from synthetics.sandbox.faults import (
 from synthetics.sandbox.gateway import FaultsEndpoint, api_app
 from synthetics.sandbox.mail import MailStore, inbox_app, start_smtp
 from synthetics.sandbox.mailer import Mailer
-from synthetics.sandbox.migrations import LoadReport
+from synthetics.sandbox.reports import LoadReport
+from synthetics.sandbox.reports import SandboxInfo as SandboxInfo
 from synthetics.sandbox.rest import RestService
 from synthetics.sandbox.settings import SandboxSettings
 from synthetics.sandbox.settings import settings_for_port as settings_for_port
 from synthetics.sandbox.site import site_app
-
-
-@dataclass(frozen=True)
-class SandboxInfo:
-    """Where a running sandbox listens and the keys to talk to it."""
-
-    api_url: str
-    inbox_url: str
-    db_url: str
-    anon_key: str
-    service_role_key: str
-    jwt_secret: str
-    smtp_host: str
-    smtp_port: int
-    #: The app's website: apple-app-site-association, assetlinks.json, the callback page.
-    site_url: str = ""
-
-    def contract(self) -> dict[str, str]:
-        """The `synthetics sandbox --json` line (contract keys, in order)."""
-        return {
-            "api_url": self.api_url,
-            "inbox_url": self.inbox_url,
-            "db_url": self.db_url,
-            "anon_key": self.anon_key,
-            "service_role_key": self.service_role_key,
-            "jwt_secret": self.jwt_secret,
-        }
 
 
 def _listen(host: str, port: int, what: str) -> socket.socket:
