@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from synthetics.alerting.config import AlertsConfig
 from synthetics.alerting.heartbeat import HeartbeatConfig
 from synthetics.errors import ConfigError
-from synthetics.exporters.prometheus import PrometheusConfig
+from synthetics.exporters.prometheus_config import PrometheusConfig
 from synthetics.history.config import HistoryConfig
 
 ENV_PREFIX = "SYNTHETICS_"

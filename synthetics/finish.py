@@ -147,9 +147,12 @@ def default_outputs(finish: Finish) -> list[Output]:
         from synthetics.alerting.delivery import HeartbeatPing
 
         stages.append(HeartbeatPing(finish.settings.config.heartbeat))
-    from synthetics.exporters import prometheus
+    from synthetics.exporters.prometheus_config import config_of
 
-    stages.extend(prometheus.outputs(finish, exporter=finish.exporter))
+    if config_of(finish).exports or finish.exporter is not None:
+        from synthetics.exporters import prometheus  # loads prometheus_client
+
+        stages.extend(prometheus.outputs(finish, exporter=finish.exporter))
     stages += [JunitXml(), ResultsJson()]
     return stages
 

@@ -51,15 +51,13 @@ from __future__ import annotations
 
 import math
 import re
-import string
 import threading
 import urllib.error
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from prometheus_client import CollectorRegistry, make_asgi_app, make_wsgi_app
@@ -73,9 +71,17 @@ from prometheus_client.exposition import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import SecretStr
 
 from synthetics.errors import SyntheticsError
+from synthetics.exporters.prometheus_config import (
+    TRIGGERS,
+    PrometheusConfig,
+    RulesConfig,
+    config_of,
+    duration_seconds,
+    prometheus_duration,
+)
 from synthetics.finish import Finish, Output
 from synthetics.results import CheckResult, RunResult
 from synthetics.status import Status
@@ -109,8 +115,6 @@ PHASES = ("dns", "connect", "tls", "wait", "transfer", "total")
 UNDECIDED = frozenset({"inconclusive", "check_error", "inbox_error"})
 #: Run statuses, in severity order (blocked and skipped are check statuses only).
 RUN_STATUSES = (Status.OK, Status.INFO, Status.WARNING, Status.CRITICAL)
-TRIGGERS = ("schedule", "release", "manual", "ci")
-Trigger = Literal["schedule", "release", "manual", "ci"]
 
 #: The runbook's rates a history can supply: name (synthetics/rules/metrics.py) → metric, help.
 RATES: dict[str, tuple[str, str]] = {
@@ -146,135 +150,6 @@ _BASE_LABELS = ("target", "location")
 
 class ExporterError(SyntheticsError):
     """An export failed (a textfile could not be written, a push was refused); never a secret."""
-
-
-# -- configuration ---------------------------------------------------------------------------
-
-#: A Prometheus duration (`90s`, `15m`, `2h`, `1d`, `1h30m`), as rules and `for:` take it.
-_DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
-_UNIT_SECONDS = {"y": 365 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600, "m": 60, "s": 1}
-
-
-def duration_seconds(text: str) -> float:
-    """A Prometheus duration in seconds (ValueError naming the accepted forms)."""
-    match = _DURATION.match(text)
-    if not text or not match:
-        raise ValueError(f"{text!r} is not a Prometheus duration like 90s, 15m, 2h or 1h30m")
-    seconds = 0.0
-    for part in match.groups():
-        if part:
-            if part.endswith("ms"):
-                seconds += int(part[:-2]) / 1000
-            else:
-                seconds += int(part[:-1]) * _UNIT_SECONDS[part[-1]]
-    if seconds <= 0:
-        raise ValueError(f"{text!r} must be longer than zero")
-    return seconds
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RulesConfig(_Strict):
-    """`[prometheus.rules]`: what `synthetics rules --prometheus` adds to `[history]` (whose
-    `window` and `min_runs` the rules share with the history's own rules).
-
-    `stale_after` is how long without a finished run before the monitor itself is reported as not
-    running; `interval` how often Prometheus evaluates the rule groups.
-    """
-
-    stale_after: str = "90m"
-    interval: str = "1m"
-
-    @field_validator("stale_after", "interval")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        duration_seconds(value)
-        return value
-
-
-def prometheus_duration(span: timedelta) -> str:
-    """A span as Prometheus writes durations: `2h`, `90m`, `1h30m15s`, `1500ms`."""
-    millis = round(span.total_seconds() * 1000)
-    if millis <= 0:
-        raise ValueError(f"{span} must be longer than zero")
-    if millis % 1000:
-        return f"{millis}ms"
-    seconds, text = millis // 1000, ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            text += f"{count}{unit}"
-    # 90 minutes read better than 1h30m, as the runbook and `[history]` say them
-    if text.endswith("m") and "d" not in text and "h" in text and "s" not in text:
-        text = f"{millis // 60_000}m"
-    return text
-
-
-class PrometheusConfig(_Strict):
-    """`[prometheus]`: where a finished run's metrics go (nothing is exported by default).
-
-    ```toml
-    [prometheus]
-    textfile = "/var/lib/prometheus/node-exporter/synthetics_{target}.prom"
-    pushgateway_url = "${PUSHGATEWAY_URL}"   # a secret: https://user:password@host works
-    job = "synthetics"
-    triggers = ["schedule"]
-    ```
-
-    `textfile` may name `{target}` and `{location}`, so several targets on one host keep one file
-    each. `pushgateway_url` is a `SecretStr`: credentials in it become HTTP basic auth and are
-    never printed; errors name the gateway's scheme, host and port alone.
-    """
-
-    textfile: str = ""
-    pushgateway_url: SecretStr | None = None
-    job: Annotated[str, Field(min_length=1, max_length=200)] = "synthetics"
-    push_timeout_s: Annotated[float, Field(ge=0.001, le=300, allow_inf_nan=False)] = 10
-    triggers: Annotated[list[Trigger], Field(min_length=1)] = ["schedule"]
-    rules: RulesConfig = RulesConfig()
-
-    @field_validator("textfile")
-    @classmethod
-    def _textfile(cls, value: str) -> str:
-        if not value:
-            return value
-        if not value.endswith(".prom"):
-            raise ValueError(
-                f"{value!r} must end in .prom (node_exporter's textfile collector reads only those)"
-            )
-        try:
-            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
-        except ValueError as exc:
-            raise ValueError(f"{value!r}: {exc}") from None
-        unknown = sorted(names - {"target", "location"})
-        if unknown:
-            raise ValueError(
-                f"{value!r} names {', '.join('{' + n + '}' for n in unknown)}; only {{target}} "
-                "and {location} can be filled in"
-            )
-        return value
-
-    @field_validator("pushgateway_url")
-    @classmethod
-    def _gateway(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
-        raw = value.get_secret_value()
-        if "${" in raw:
-            return value  # resolved only for the target a run uses
-        try:
-            parts = urlsplit(raw)
-            parts.port  # noqa: B018 (urlsplit checks the port's range when asked)
-        except ValueError:
-            raise ValueError("is not a valid URL (its value is a secret: not shown)") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            # The scheme alone: the rest may hold a password.
-            raise ValueError(f"must be an http(s) URL with a host, got scheme {parts.scheme!r}")
-        if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment (its value is a secret)")
-        return value
 
 
 # -- metrics from a run ----------------------------------------------------------------------
@@ -684,13 +559,6 @@ class RegistryOutput:
         """Make `run` the latest of its target and location."""
         if run.trigger in self.triggers:
             self.exporter.update(run, _rates(self.rates, run, finish), finish.redactor.redact)
-
-
-def config_of(finish: Finish) -> PrometheusConfig:
-    """The run's `[prometheus]` settings (defaults when the run has no settings)."""
-    settings = finish.settings
-    config = getattr(getattr(settings, "config", None), "prometheus", None)
-    return config if isinstance(config, PrometheusConfig) else PrometheusConfig()
 
 
 def outputs(

@@ -40,7 +40,11 @@ from typing import Any, Literal
 import yaml
 
 from synthetics.catalog import FIRST_STEPS, MONITOR, PLAN_A, PLAN_B, PLAN_C, SECURITY
-from synthetics.exporters.prometheus import RulesConfig, duration_seconds, prometheus_duration
+from synthetics.exporters.prometheus_config import (
+    RulesConfig,
+    duration_seconds,
+    prometheus_duration,
+)
 from synthetics.status import Status
 
 #: The `runbook` label of each runbook section (short, stable, for routing).

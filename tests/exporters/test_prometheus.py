@@ -35,7 +35,7 @@ from synthetics.exporters.prometheus import (
     prometheus_duration,
     render,
 )
-from synthetics.finish import Finish, History, ResultsJson, finish
+from synthetics.finish import Finish, History, ResultsJson, default_outputs, finish
 from synthetics.results import CheckResult, RunResult
 from synthetics.status import Status
 from tests.exporters.runs import START, a_run
@@ -266,6 +266,19 @@ def context(tmp_path: Path, **prometheus: Any) -> Finish:
     sets = [f"prometheus.{k}={json.dumps(v)}" for k, v in prometheus.items()]
     settings = config_module.load(sets=sets, env={}, target="sandbox")
     return Finish(report_dir=tmp_path / "reports", settings=settings)
+
+
+def test_a_run_exports_exactly_what_its_settings_ask_for(tmp_path: Path) -> None:
+    def prometheus_stages(ctx: Finish) -> list[str]:
+        return [s.name for s in default_outputs(ctx) if s.name.startswith("prometheus")]
+
+    assert prometheus_stages(context(tmp_path)) == []
+    textfile = str(tmp_path / "synthetics.prom")
+    assert prometheus_stages(context(tmp_path, textfile=textfile)) == ["prometheus textfile"]
+    pushed = context(tmp_path, pushgateway_url="http://127.0.0.1:9091")
+    assert prometheus_stages(pushed) == ["prometheus pushgateway"]
+    served = replace(context(tmp_path), exporter=Exporter())
+    assert prometheus_stages(served) == ["prometheus /metrics"]
 
 
 @needs_promtool
