@@ -18,11 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 if TYPE_CHECKING:
     from synthetics.finish import Finish
 
+#: What may start a run; `[prometheus] triggers` names those whose runs are exported.
 TRIGGERS = ("schedule", "release", "manual", "ci")
 Trigger = Literal["schedule", "release", "manual", "ci"]
 
-
-# -- configuration ---------------------------------------------------------------------------
 
 #: A Prometheus duration (`90s`, `15m`, `2h`, `1d`, `1h30m`), as rules and `for:` take it.
 _DURATION = re.compile(r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$")
