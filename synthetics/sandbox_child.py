@@ -4,7 +4,7 @@ In the run's own process the sandbox shares one interpreter with pytest, the che
 outputs: loading its code (psycopg, uvicorn, starlette, the Auth and REST services) and serving
 the checks' requests took turns with them. Forked, it loads and serves on the machine's other
 core (bench/run.py). What crosses the pipe is plain data (synthetics.sandbox.reports), so the
-run's process never loads that code itself.
+run's process does not load the services' code itself.
 
 The child is the sandbox's only owner: it starts it, answers the run's questions over a pipe,
 and stops it when the run says so or when the pipe closes, that is, when the run's process is

@@ -45,7 +45,7 @@ out = {
     # What this process loaded of the sandbox's own code (its reports are plain data).
     "sandbox_code": sorted(
         m for m in sys.modules
-        if m.split(".")[0] in ("uvicorn", "starlette", "aiosmtpd", "psycopg_pool")
+        if m.split(".")[0] in ("uvicorn", "starlette", "aiosmtpd", "psycopg", "psycopg_pool")
         or m.startswith("synthetics.sandbox.")
         and m not in ("synthetics.sandbox.reports", "synthetics.sandbox.faults")
     ),

@@ -281,6 +281,34 @@ def test_a_run_exports_exactly_what_its_settings_ask_for(tmp_path: Path) -> None
     assert prometheus_stages(served) == ["prometheus /metrics"]
 
 
+#: A run's settings loaded and its outputs listed, in a fresh interpreter: which of them loaded
+#: prometheus_client.
+OUTPUTS_LOADED = """
+import sys
+from pathlib import Path
+from synthetics import config
+from synthetics.finish import Finish, default_outputs
+
+settings = config.load(sets=sys.argv[1:], env={}, target="sandbox")
+names = [s.name for s in default_outputs(Finish(report_dir=Path("reports"), settings=settings))]
+print(names[-2:], "prometheus_client" in sys.modules)
+"""
+
+
+def test_prometheus_client_is_loaded_only_by_a_run_that_exports(tmp_path: Path) -> None:
+    def loaded(*sets: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", OUTPUTS_LOADED, *sets],
+            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert loaded() == "['junit.xml', 'results.json'] False"
+    textfile = f"prometheus.textfile={json.dumps(str(tmp_path / 'synthetics.prom'))}"
+    assert loaded(textfile) == "['junit.xml', 'results.json'] True"
+
+
 @needs_promtool
 def test_the_textfile_is_replaced_atomically_and_readable(tmp_path: Path, umask: None) -> None:
     collector = tmp_path / "textfile"
