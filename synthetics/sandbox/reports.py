@@ -8,7 +8,7 @@ sandbox's code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -58,15 +58,8 @@ class Failure:
         return f"{text}. {self.fix}" if self.fix else text
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready copy (the template cache keeps a load's report)."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "statement": self.statement,
-            "sqlstate": self.sqlstate,
-            "error": self.error,
-            "fix": self.fix,
-        }
+        """A JSON-ready copy, its fields by name (the template cache keeps a load's report)."""
+        return asdict(self)
 
 
 @dataclass
