@@ -174,7 +174,6 @@ class ChildLauncher:
         self._pid: int | None = None
         self._started = 0.0
         self._stop_sent = 0.0
-        self._info: Any = None  # the SandboxInfo, once ready
         self._error: BaseException | None = None
         self._lock = threading.Lock()  # one question at a time on the pipe
 
@@ -214,7 +213,7 @@ class ChildLauncher:
     def wait(self) -> Any:
         """The running sandbox's info (raises what the start raised)."""
         with self._lock:
-            if self._info is None and self._error is None:
+            if self.sandbox is None and self._error is None:  # no word from the child yet
                 if self._conn is None:
                     raise SandboxError("the sandbox was stopped before it was ready")
                 try:
@@ -223,7 +222,6 @@ class ChildLauncher:
                     message = _Failed(exc, time.perf_counter())
                 self.since_fork_s = message.at - self._started
                 if isinstance(message, _Ready):
-                    self._info = message.info
                     self.sandbox = ChildSandbox(message, self._ask)
                     self.elapsed_s = message.start_s
                 else:
@@ -235,7 +233,8 @@ class ChildLauncher:
                     self.elapsed_s = self.since_fork_s
         if self._error is not None:
             raise self._error
-        return self._info
+        assert self.sandbox is not None
+        return self.sandbox.info
 
     def _ask(self, question: str) -> Any:
         with self._lock:
